@@ -1,0 +1,19 @@
+import type { IPv4, IPv6 } from "ipaddr.js";
+
+/** A parsed CIDR range, as `ipaddr.parseCIDR` returns it. */
+export type Cidr = [IPv4 | IPv6, number];
+
+/**
+ * What one detection source reported. A source that failed is not a source that found
+ * nothing: after a failure the records it could have produced are left alone (SPEC §2).
+ */
+export type SourceResult =
+  | { ok: true; source: string; addresses: string[] }
+  | { ok: false; source: string; error: string };
+
+/** The three detections of one pass. Addresses are canonical strings (IPv6 RFC 5952). */
+export interface Detection {
+  internal: SourceResult;
+  ipv4: SourceResult;
+  ipv6: SourceResult;
+}
