@@ -17,3 +17,18 @@ export interface Detection {
   ipv4: SourceResult;
   ipv6: SourceResult;
 }
+
+/** EXTERNAL_IPV4_SOURCE / EXTERNAL_IPV6_SOURCE, parsed. */
+export type ExternalSource =
+  | { kind: "auto" }
+  | { kind: "interfaces" }
+  | { kind: "http" }
+  | { kind: "url"; url: string }
+  | { kind: "static"; addresses: string[] }
+  | { kind: "none" };
+
+/** INTERNAL_IP_SOURCE, parsed. */
+export type InternalSource =
+  | { kind: "interfaces" }
+  | { kind: "static"; addresses: string[] }
+  | { kind: "none" };
