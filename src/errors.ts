@@ -14,10 +14,7 @@ export class DynipError extends Error {
 export class ConfigError extends DynipError {
   override name = "ConfigError";
   constructor(readonly problems: string[]) {
-    super(
-      `invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-      2,
-    );
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`, 2);
   }
 }
 

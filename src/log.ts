@@ -1,5 +1,5 @@
-import { createConsola, type ConsolaReporter, type LogObject } from "consola/core";
 import { formatWithOptions } from "node:util";
+import { type ConsolaReporter, createConsola, type LogObject } from "consola/core";
 
 export type LogFormat = "pretty" | "json";
 export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug";
@@ -21,7 +21,9 @@ export function redact(text: string): string {
 
 function render(args: unknown[]): string {
   const parts = args.map((a) => (a instanceof Error ? a.message : a));
-  return redact(formatWithOptions({ colors: false, depth: 6, breakLength: Number.POSITIVE_INFINITY }, ...parts));
+  return redact(
+    formatWithOptions({ colors: false, depth: 6, breakLength: Number.POSITIVE_INFINITY }, ...parts),
+  );
 }
 
 const jsonReporter: ConsolaReporter = {

@@ -1,0 +1,82 @@
+#!/usr/bin/env bun
+import { stripVTControlCharacters } from "node:util";
+import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import pkg from "../package.json" with { type: "json" };
+import { DynipError } from "./errors.ts";
+import { log, redact } from "./log.ts";
+
+const subCommands = {
+  update: () => import("./commands/update.ts").then((m) => m.default),
+  cleanup: () => import("./commands/cleanup.ts").then((m) => m.default),
+  status: () => import("./commands/status.ts").then((m) => m.default),
+};
+
+export const main = defineCommand({
+  meta: {
+    name: "dynip",
+    version: pkg.version,
+    description: "Keep Cloudflare DNS in step with the addresses of a fleet of hosts",
+  },
+  subCommands,
+});
+
+function isSubCommand(name: string | undefined): name is keyof typeof subCommands {
+  return name !== undefined && Object.hasOwn(subCommands, name);
+}
+
+/** citty's own usage errors (unknown command, missing command) carry an E_* code. */
+function isUsageError(error: unknown): boolean {
+  return error instanceof Error && /^E_[A-Z_]+$/.test(String((error as { code?: unknown }).code));
+}
+
+async function usage(name: string | undefined): Promise<string> {
+  const text = isSubCommand(name)
+    ? await renderUsage((await subCommands[name]()) as CommandDef, main as CommandDef)
+    : await renderUsage(main);
+  // citty colours unconditionally; pipes and log files get plain text.
+  return process.stdout.isTTY ? text : stripVTControlCharacters(text);
+}
+
+/** Runs the CLI and returns the exit code (SPEC §6: 0 success, 1 failure, 2 configuration or usage). */
+export async function run(argv: string[]): Promise<number> {
+  const first = argv.find((a) => !a.startsWith("-"));
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`${await usage(first)}\n`);
+    return 0;
+  }
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  if (argv.length === 0) {
+    process.stdout.write(`${await usage(undefined)}\n`);
+    return 2;
+  }
+  try {
+    await runCommand(main, { rawArgs: argv });
+    return 0;
+  } catch (error) {
+    return report(error, first);
+  }
+}
+
+function report(error: unknown, command: string | undefined): number {
+  if (error instanceof DynipError) {
+    log.error(error.message);
+    return error.exitCode;
+  }
+  if (isUsageError(error)) {
+    const help = isSubCommand(command) ? `dynip ${command} --help` : "dynip --help";
+    log.error(`${stripVTControlCharacters((error as Error).message)}; see \`${help}\``);
+    return 2;
+  }
+  // Unexpected: say what happened in one line; the stack only helps at debug level.
+  const err = error instanceof Error ? error : new Error(String(error));
+  log.error(`unexpected error: ${err.message}`);
+  log.debug(redact(err.stack ?? ""));
+  return 1;
+}
+
+if (import.meta.main) {
+  process.exitCode = await run(process.argv.slice(2));
+}

@@ -1,0 +1,71 @@
+import type { ArgsDef } from "citty";
+import { DynipError } from "../errors.ts";
+
+/**
+ * Flags shared by every command. Each flag overrides the environment variable named in
+ * `env`, so flags and variables go through the same validation in src/config.ts.
+ */
+export const commonArgs = {
+  "log-level": {
+    type: "string",
+    description: "silent, error, warn, info or debug (LOG_LEVEL)",
+    valueHint: "level",
+  },
+  "log-format": {
+    type: "string",
+    description: "pretty or json (LOG_FORMAT)",
+    valueHint: "format",
+  },
+  "zone-id": { type: "string", description: "Cloudflare zone id (CF_ZONE_ID)", valueHint: "id" },
+  "api-url": {
+    type: "string",
+    description: "Cloudflare API base URL (CF_API_URL)",
+    valueHint: "url",
+  },
+  "instance-id": {
+    type: "string",
+    description: "this host's id in heartbeats (INSTANCE_ID, default: host name)",
+    valueHint: "id",
+  },
+} as const satisfies ArgsDef;
+
+/** Which environment variable each value-taking flag overrides. */
+export const FLAG_ENV: Record<string, string> = {
+  "log-level": "LOG_LEVEL",
+  "log-format": "LOG_FORMAT",
+  "zone-id": "CF_ZONE_ID",
+  "api-url": "CF_API_URL",
+  "instance-id": "INSTANCE_ID",
+  interval: "UPDATE_INTERVAL",
+};
+
+/** Turns parsed flags into config overrides keyed by environment variable name. */
+export function flagOverrides(args: Record<string, unknown>): Record<string, string | undefined> {
+  const overrides: Record<string, string | undefined> = {};
+  for (const [flag, env] of Object.entries(FLAG_ENV)) {
+    const value = args[flag];
+    if (typeof value === "string") overrides[env] = value;
+  }
+  return overrides;
+}
+
+/** citty accepts any flag; a typo such as `--dryrun` must not silently write to DNS. */
+export function rejectUnknownFlags(rawArgs: string[], defs: ArgsDef): void {
+  const known = new Set<string>();
+  for (const [name, def] of Object.entries(defs)) {
+    known.add(name);
+    if (def.type === "boolean") known.add(`no-${name}`);
+    const aliases = "alias" in def ? def.alias : undefined;
+    for (const alias of [aliases ?? []].flat()) known.add(alias);
+  }
+  const unknown = rawArgs
+    .filter((a) => a.startsWith("-") && a !== "-" && a !== "--")
+    .map((a) => a.replace(/^--?/, "").split("=")[0] ?? "")
+    .filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new DynipError(
+      `unknown option ${unknown.map((u) => `--${u}`).join(", ")}; see --help`,
+      2,
+    );
+  }
+}
