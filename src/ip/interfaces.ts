@@ -1,0 +1,120 @@
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import ipaddr from "ipaddr.js";
+import { type Family, format, inCidrs, isPublic, parseAddress, sortAddresses } from "./cidr.ts";
+import type { Cidr, SourceResult } from "./types.ts";
+
+export type Interfaces = NodeJS.Dict<os.NetworkInterfaceInfo[]>;
+
+/** One address found on an interface, in canonical form. */
+export interface InterfaceAddress {
+  name: string;
+  address: string;
+  family: Family;
+}
+
+// Flags of /proc/net/if_inet6 (linux/if_addr.h) for addresses that must not be published:
+// privacy addresses rotate daily, deprecated ones are on their way out (an old prefix after
+// a renumbering), and one that failed duplicate address detection is unusable.
+const IFA_F_TEMPORARY = 0x01;
+const IFA_F_DADFAILED = 0x08;
+const IFA_F_DEPRECATED = 0x20;
+const UNPUBLISHABLE = IFA_F_TEMPORARY | IFA_F_DADFAILED | IFA_F_DEPRECATED;
+const IF_INET6_LINE = /^([0-9a-f]{32}) +\S+ +\S+ +\S+ +([0-9a-f]+) +(\S+) *$/gim;
+
+/**
+ * The addresses in `/proc/net/if_inet6` the kernel flags as temporary, deprecated or failed,
+ * as `interface address` keys. os.networkInterfaces() does not report these flags. Empty where
+ * the file does not exist (not Linux): there every global address counts as stable.
+ */
+export function unpublishableIPv6(ifInet6 = readIfInet6()): Set<string> {
+  const keys = new Set<string>();
+  // Columns: address (32 hex digits), ifindex, prefix length, scope, flags, interface name.
+  for (const [, hex = "", flags = "0", name] of ifInet6.matchAll(IF_INET6_LINE)) {
+    if ((Number.parseInt(flags, 16) & UNPUBLISHABLE) === 0) continue;
+    const groups = hex.match(/.{4}/g) ?? [];
+    keys.add(`${name} ${format(new ipaddr.IPv6(groups.map((g) => Number.parseInt(g, 16))))}`);
+  }
+  return keys;
+}
+
+function readIfInet6(): string {
+  try {
+    return readFileSync("/proc/net/if_inet6", "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Addresses on the interfaces that could ever be published: loopback, link-local, scoped
+ * IPv6 and kernel-flagged unstable IPv6 addresses are left out. `ifaces` defaults to the
+ * host's; the kernel flags are read only for the host's own interfaces unless `ifInet6`
+ * (the text of /proc/net/if_inet6) is given.
+ */
+export function listInterfaceAddresses(ifaces?: Interfaces, ifInet6?: string): InterfaceAddress[] {
+  const unstable =
+    ifInet6 !== undefined || ifaces === undefined ? unpublishableIPv6(ifInet6) : new Set();
+  const found: InterfaceAddress[] = [];
+  for (const [name, infos] of Object.entries(ifaces ?? os.networkInterfaces())) {
+    for (const info of infos ?? []) {
+      if (info.internal || (info.scopeid ?? 0) !== 0) continue;
+      const parsed = parseAddress(info.address);
+      if (!parsed || ["loopback", "linkLocal", "unspecified"].includes(parsed.range())) continue;
+      const address = format(parsed);
+      if (unstable.has(`${name} ${address}`)) continue;
+      found.push({ name, address, family: parsed.kind() });
+    }
+  }
+  return found;
+}
+
+/** Interface globs: `include` empty means every interface; `exclude` always wins. */
+export function interfaceFilter(include: string[], exclude: string[]): (name: string) => boolean {
+  const included = include.map((pattern) => new Bun.Glob(pattern));
+  const excluded = exclude.map((pattern) => new Bun.Glob(pattern));
+  return (name) =>
+    (included.length === 0 || included.some((glob) => glob.match(name))) &&
+    !excluded.some((glob) => glob.match(name));
+}
+
+export interface InternalOptions {
+  cidrs: Cidr[];
+  include: string[];
+  exclude: string[];
+  interfaces?: Interfaces;
+  ifInet6?: string;
+}
+
+/** INTERNAL_IP_SOURCE=interfaces: addresses inside INTERNAL_CIDRS on the selected interfaces. */
+export function detectInternal(options: InternalOptions): SourceResult {
+  const source = "interfaces";
+  try {
+    const wanted = interfaceFilter(options.include, options.exclude);
+    const addresses = listInterfaceAddresses(options.interfaces, options.ifInet6)
+      .filter((entry) => wanted(entry.name) && inCidrs(entry.address, options.cidrs))
+      .map((entry) => entry.address);
+    return { ok: true, source, addresses: sortAddresses(addresses) };
+  } catch (error) {
+    return {
+      ok: false,
+      source,
+      error: `cannot read network interfaces: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
+}
+
+/** Public IPv4 or global IPv6 addresses on the selected interfaces (for `auto`/`interfaces`). */
+export function publicFromInterfaces(
+  family: Family,
+  ifaces: Interfaces | undefined,
+  include: string[],
+  exclude: string[],
+  ifInet6?: string,
+): string[] {
+  const wanted = interfaceFilter(include, exclude);
+  const addresses = listInterfaceAddresses(ifaces, ifInet6)
+    .filter((entry) => entry.family === family && wanted(entry.name) && isPublic(entry.address))
+    .map((entry) => entry.address);
+  return sortAddresses(addresses);
+}
