@@ -1,0 +1,101 @@
+import ipaddr from "ipaddr.js";
+import type { DnsRecord } from "./cloudflare/types.ts";
+
+const PREFIX = "_heartbeat-";
+
+/**
+ * Instance ids: 1–100 printable ASCII characters (0x21–0x7e) except `"` (0x22), `,` (0x2c)
+ * and `\` (0x5c), per SPEC §1. ASCII only: ids are host names, and TXT tooling escapes the rest.
+ */
+const INSTANCE_ID = /^[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]{1,100}$/;
+
+/** The form dynip writes: seconds without leading zeros, then the instance id. */
+const CONTENT = /^(0|[1-9]\d{0,11}),([^,"]+)$/;
+
+/** 9999-12-31T23:59:59Z: later timestamps are garbage, not clock skew. */
+const MAX_TIMESTAMP = 253_402_300_799;
+
+export interface Heartbeat {
+  timestamp: number;
+  instanceId: string;
+}
+
+export function isValidInstanceId(id: string): boolean {
+  return INSTANCE_ID.test(id);
+}
+
+/**
+ * The one text form of an address, as used in heartbeat names and compared against record
+ * content: dotted-quad IPv4, RFC 5952 IPv6. Zone ids and IPv4-mapped IPv6 are refused
+ * because they cannot be published as A/AAAA content.
+ */
+export function canonicalIp(text: string): string | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text).toString();
+  if (!ipaddr.IPv6.isValid(text)) return undefined;
+  const address = ipaddr.IPv6.parse(text);
+  if (address.zoneId !== undefined || address.isIPv4MappedAddress()) return undefined;
+  return address.toRFC5952String();
+}
+
+function encodeLabel(canonical: string): string {
+  return canonical.replaceAll(/[.:]/g, "-");
+}
+
+/** `_heartbeat-<ip with dashes>.<domain>`; throws on a non-address, which is a bug upstream. */
+export function heartbeatName(ip: string, domain: string): string {
+  const canonical = canonicalIp(ip);
+  if (canonical === undefined) throw new Error(`not an IP address: ${ip}`);
+  return `${PREFIX}${encodeLabel(canonical)}.${domain}`;
+}
+
+/**
+ * The address a heartbeat name stands for, or undefined when the name is not a heartbeat of
+ * this domain. The label must round-trip, so look-alikes (`_heartbeat-192-168-001-010`,
+ * `_heartbeat-x`, a heartbeat of a sub-domain) are never mistaken for ours.
+ */
+export function parseHeartbeatName(name: string, domain: string): string | undefined {
+  const lower = name.toLowerCase();
+  const suffix = `.${domain.toLowerCase()}`;
+  if (!lower.startsWith(PREFIX) || !lower.endsWith(suffix)) return undefined;
+  const label = lower.slice(PREFIX.length, lower.length - suffix.length);
+  for (const candidate of [label.replaceAll("-", "."), label.replaceAll("-", ":")]) {
+    const canonical = canonicalIp(candidate);
+    if (canonical !== undefined && encodeLabel(canonical) === label) return canonical;
+  }
+  return undefined;
+}
+
+/** TXT content as written: quoted, because Cloudflare asks for quoted TXT content. */
+export function formatHeartbeat(timestamp: number, instanceId: string): string {
+  const seconds = Math.floor(timestamp);
+  if (!isValidInstanceId(instanceId)) throw new Error(`invalid instance id: ${instanceId}`);
+  if (!(seconds >= 0 && seconds <= MAX_TIMESTAMP))
+    throw new Error(`invalid timestamp: ${timestamp}`);
+  return `"${seconds},${instanceId}"`;
+}
+
+/**
+ * Reads heartbeat content, quoted or not. Anything else is undefined (unparsable, which
+ * counts as missing), including TXT split into several strings: a real heartbeat is short.
+ */
+export function parseHeartbeat(content: string): Heartbeat | undefined {
+  const trimmed = content.trim();
+  const quoted = trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"');
+  const inner = quoted ? trimmed.slice(1, -1) : trimmed;
+  const match = CONTENT.exec(inner);
+  if (!match?.[1] || !match[2] || !isValidInstanceId(match[2])) return undefined;
+  const timestamp = Number(match[1]);
+  if (timestamp > MAX_TIMESTAMP) return undefined;
+  return { timestamp, instanceId: match[2] };
+}
+
+/**
+ * Age in seconds on Cloudflare's clock: `serverNow` against `modified_on`, falling back to
+ * the timestamp in the content when `modified_on` is unreadable. Undefined when neither is.
+ */
+export function heartbeatAge(record: DnsRecord, serverNow: number): number | undefined {
+  const modified = Date.parse(record.modified_on);
+  if (Number.isFinite(modified)) return serverNow - Math.floor(modified / 1000);
+  const heartbeat = parseHeartbeat(record.content);
+  return heartbeat && serverNow - heartbeat.timestamp;
+}

@@ -1,0 +1,19 @@
+import type { BatchOperations, DnsRecord, RecordInput } from "../cloudflare/types.ts";
+
+/** One change to the zone; `reason` is what logs and `--dry-run` show. */
+export type Operation =
+  | { kind: "create"; record: RecordInput; reason: string }
+  /** `record` is the full body (name, type, content, ttl), as Cloudflare's schema requires. */
+  | { kind: "patch"; id: string; record: RecordInput; reason: string }
+  | { kind: "delete"; id: string; record: DnsRecord; reason: string };
+
+/** Cloudflare runs a batch as deletes, patches, puts, posts, each list in the given order. */
+export function toBatch(operations: Operation[]): BatchOperations {
+  const batch: BatchOperations = { deletes: [], patches: [], puts: [], posts: [] };
+  for (const op of operations) {
+    if (op.kind === "delete") batch.deletes.push({ id: op.id });
+    else if (op.kind === "patch") batch.patches.push({ id: op.id, ...op.record });
+    else batch.posts.push(op.record);
+  }
+  return batch;
+}

@@ -1,0 +1,493 @@
+import { describe, expect, test } from "bun:test";
+import ipaddr from "ipaddr.js";
+import type { DnsRecord } from "../src/cloudflare/types.ts";
+import { formatHeartbeat, heartbeatName } from "../src/heartbeat.ts";
+import type { Cidr } from "../src/ip/types.ts";
+import type { DomainDesire, Protection } from "../src/plan/desired.ts";
+import { type Operation, toBatch } from "../src/plan/types.ts";
+import {
+  DEFAULT_ADOPT_AFTER_SECONDS,
+  planDeregister,
+  planUpdate,
+  type UpdatePlanInput,
+} from "../src/plan/update.ts";
+
+const ME = "web-01";
+const OTHER = "web-02";
+const NOW = 1_700_000_000;
+const INT = "internal.example.com";
+const EXT = "external.example.com";
+const CIDRS: Cidr[] = ["10.0.0.0/8", "192.168.0.0/16", "fd00::/8"].map((c) => ipaddr.parseCIDR(c));
+
+const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
+
+let nextId = 0;
+function record(name: string, type: string, content: string, ageSeconds = 60): DnsRecord {
+  nextId++;
+  return {
+    id: `r${nextId}`,
+    name,
+    type,
+    content,
+    ttl: 120,
+    proxied: false,
+    created_on: iso(NOW - ageSeconds),
+    modified_on: iso(NOW - ageSeconds),
+  };
+}
+
+const address = (ip: string, domain = INT): DnsRecord =>
+  record(domain, ip.includes(":") ? "AAAA" : "A", ip);
+
+/** A heartbeat of `owner` last written `ageSeconds` ago (by Cloudflare's clock and its own). */
+function heartbeat(ip: string, owner: string, domain = INT, ageSeconds = 60): DnsRecord {
+  return record(
+    heartbeatName(ip, domain),
+    "TXT",
+    formatHeartbeat(NOW - ageSeconds, owner),
+    ageSeconds,
+  );
+}
+
+/** An address published by `owner`: its heartbeat and its A/AAAA. */
+const published = (ip: string, owner: string, domain = INT, ageSeconds = 60): DnsRecord[] => [
+  heartbeat(ip, owner, domain, ageSeconds),
+  address(ip, domain),
+];
+
+const want = (domain: string, addresses: string[], protect: Protection[] = []): DomainDesire => ({
+  domain,
+  addresses,
+  protect,
+});
+
+function input(
+  desired: DomainDesire[],
+  records: DnsRecord[],
+  overrides: Partial<UpdatePlanInput> = {},
+): UpdatePlanInput {
+  return {
+    desired,
+    records,
+    instanceId: ME,
+    now: NOW,
+    ttl: 120,
+    proxied: false,
+    serverNow: NOW,
+    ...overrides,
+  };
+}
+
+/** One line per operation, in plan order: what a reader of `--dry-run` would check. */
+const show = (ops: Operation[]): string[] =>
+  ops.map((op) => `${op.kind} ${op.record.type} ${op.record.name} ${op.record.content}`);
+
+const fresh = formatHeartbeat(NOW, ME);
+const hbName = heartbeatName;
+
+/** Applies operations the way Cloudflare would; patching or deleting a missing id fails. */
+function applyOps(records: DnsRecord[], ops: Operation[]): DnsRecord[] {
+  let zone = [...records];
+  const find = (id: string): DnsRecord => {
+    const found = zone.find((r) => r.id === id);
+    if (!found) throw new Error(`81044 record ${id} does not exist`);
+    return found;
+  };
+  for (const op of ops) {
+    if (op.kind === "delete") {
+      find(op.id);
+      zone = zone.filter((r) => r.id !== op.id);
+    } else if (op.kind === "patch") {
+      const patched = { ...find(op.id), ...op.record, modified_on: iso(NOW) };
+      zone = zone.map((r) => (r.id === op.id ? patched : r));
+    } else {
+      nextId++;
+      zone.push({ id: `r${nextId}`, ...op.record, created_on: iso(NOW), modified_on: iso(NOW) });
+    }
+  }
+  return zone;
+}
+
+const isRefresh = (op: Operation): boolean =>
+  op.kind === "patch" && op.record.type === "TXT" && op.reason.startsWith("refresh heartbeat");
+
+describe("planUpdate", () => {
+  test("empty zone: a heartbeat, then its address, per desired address per domain", () => {
+    const ops = planUpdate(
+      input([want(INT, ["192.168.1.10", "fd00::10"]), want(EXT, ["203.0.113.7"])], []),
+    );
+    expect(show(ops)).toEqual([
+      `create TXT _heartbeat-192-168-1-10.${INT} ${fresh}`,
+      `create A ${INT} 192.168.1.10`,
+      `create TXT _heartbeat-fd00--10.${INT} ${fresh}`,
+      `create AAAA ${INT} fd00::10`,
+      `create TXT _heartbeat-203-0-113-7.${EXT} ${fresh}`,
+      `create A ${EXT} 203.0.113.7`,
+    ]);
+    expect(ops.map((op) => op.reason)).toContain("new address 192.168.1.10");
+    expect(ops.every((op) => op.record.ttl === 120)).toBe(true);
+  });
+
+  test("steady state: one refresh patch per heartbeat, nothing else", () => {
+    const records = [...published("192.168.1.10", ME), ...published("203.0.113.7", ME, EXT, 300)];
+    const ops = planUpdate(
+      input([want(INT, ["192.168.1.10"]), want(EXT, ["203.0.113.7"])], records),
+    );
+    expect(ops.map((op) => op.kind)).toEqual(["patch", "patch"]);
+    expect(ops.map((op) => (op.kind === "patch" ? op.id : undefined))).toEqual([
+      records[0]?.id,
+      records[2]?.id,
+    ]);
+    expect(ops.map((op) => op.record)).toEqual([
+      { name: hbName("192.168.1.10", INT), type: "TXT", content: fresh, ttl: 120 },
+      { name: hbName("203.0.113.7", EXT), type: "TXT", content: fresh, ttl: 120 },
+    ]);
+    expect(ops.every(isRefresh)).toBe(true);
+  });
+
+  test("moved address: the old one and its heartbeat go, the new one comes", () => {
+    const old = published("192.168.1.10", ME);
+    const ops = planUpdate(input([want(INT, ["192.168.1.20"])], old));
+    expect(show(ops)).toEqual([
+      `delete A ${INT} 192.168.1.10`,
+      `delete TXT ${hbName("192.168.1.10", INT)} ${old[0]?.content}`,
+      `create TXT ${hbName("192.168.1.20", INT)} ${fresh}`,
+      `create A ${INT} 192.168.1.20`,
+    ]);
+    expect(ops[0]?.reason).toBe("address 192.168.1.10 no longer on this host");
+    expect(ops.slice(0, 2).map((op) => (op.kind === "delete" ? op.id : undefined))).toEqual([
+      old[1]?.id,
+      old[0]?.id,
+    ]);
+  });
+
+  test("heartbeat refresh comes before the address it belongs to", () => {
+    const ops = planUpdate(input([want(INT, ["192.168.1.10"])], [heartbeat("192.168.1.10", ME)]));
+    expect(show(ops)).toEqual([
+      `patch TXT ${hbName("192.168.1.10", INT)} ${fresh}`,
+      `create A ${INT} 192.168.1.10`,
+    ]);
+  });
+
+  test("an address without a heartbeat that this host has gets one", () => {
+    const ops = planUpdate(input([want(INT, ["192.168.1.10"])], [address("192.168.1.10")]));
+    expect(show(ops)).toEqual([`create TXT ${hbName("192.168.1.10", INT)} ${fresh}`]);
+  });
+
+  test("a successful detection that finds nothing deletes every record of this instance", () => {
+    const records = [
+      ...published("192.168.1.10", ME),
+      ...published("fd00::10", ME),
+      heartbeat("192.168.1.30", ME), // a heartbeat whose address is already gone
+      address("192.168.1.40"), // a second A with the same content as one of ours
+    ];
+    records.push({ ...address("192.168.1.10"), id: "duplicate" });
+    const ops = planUpdate(input([want(INT, [])], records));
+    expect(show(ops)).toEqual([
+      `delete A ${INT} 192.168.1.10`,
+      `delete A ${INT} 192.168.1.10`,
+      `delete TXT ${hbName("192.168.1.10", INT)} ${records[0]?.content}`,
+      `delete AAAA ${INT} fd00::10`,
+      `delete TXT ${hbName("fd00::10", INT)} ${records[2]?.content}`,
+      `delete TXT ${hbName("192.168.1.30", INT)} ${records[4]?.content}`,
+    ]);
+  });
+
+  const internalFailed: Protection = { source: "internal", cidrs: CIDRS, addresses: [] };
+  const ipv4Failed: Protection = { source: "ipv4", outside: CIDRS };
+  test.each([
+    [
+      "internal failed keeps internal addresses",
+      [internalFailed],
+      ["192.168.1.10", "fd00::10"],
+      ["203.0.113.7"],
+    ],
+    [
+      "external IPv4 failed keeps public IPv4",
+      [ipv4Failed],
+      ["203.0.113.7"],
+      ["192.168.1.10", "fd00::10"],
+    ],
+    [
+      "both failed keep all",
+      [internalFailed, ipv4Failed],
+      ["192.168.1.10", "fd00::10", "203.0.113.7"],
+      [],
+    ],
+  ])("failed detection: %s", (_, protect, kept, deleted) => {
+    const records = ["192.168.1.10", "fd00::10", "203.0.113.7"].flatMap((ip) => published(ip, ME));
+    const ops = planUpdate(input([want(INT, [], protect)], records));
+    const touched = new Set(ops.map((op) => op.record.content.replace(/^"|,.*$/g, "")));
+    for (const ip of kept) expect(touched.has(ip)).toBe(false);
+    expect(ops.filter((op) => op.record.type !== "TXT").map((op) => op.record.content)).toEqual(
+      deleted,
+    );
+    expect(ops.every((op) => op.kind === "delete")).toBe(true);
+  });
+
+  test("records of other instances are never touched, however old", () => {
+    const records = [
+      ...published("192.168.1.50", OTHER),
+      ...published("192.168.1.51", OTHER, INT, 100_000),
+      heartbeat("192.168.1.52", OTHER, INT, 100_000),
+    ];
+    expect(planUpdate(input([want(INT, ["192.168.1.10"])], records))).toHaveLength(2);
+    expect(planUpdate(input([want(INT, [])], records))).toEqual([]);
+  });
+
+  describe("unparsable heartbeats", () => {
+    const garbage = (): DnsRecord[] => [
+      record(hbName("192.168.1.10", INT), "TXT", '"not a heartbeat"'),
+      address("192.168.1.10"),
+    ];
+
+    test("adopted by an instance that has the address", () => {
+      const records = garbage();
+      const ops = planUpdate(input([want(INT, ["192.168.1.10"])], records));
+      expect(ops).toEqual([
+        {
+          kind: "patch",
+          id: records[0]?.id ?? "",
+          record: { name: hbName("192.168.1.10", INT), type: "TXT", content: fresh, ttl: 120 },
+          reason: "adopt unparsable heartbeat of 192.168.1.10",
+        },
+      ]);
+    });
+
+    test("left alone by an instance that does not", () => {
+      expect(
+        planUpdate(input([want(INT, ["192.168.1.20"])], garbage())).map((op) => op.record.content),
+      ).not.toContain("192.168.1.10");
+      expect(planUpdate(input([want(INT, [])], garbage()))).toEqual([]);
+    });
+  });
+
+  describe("two instances sharing one NAT'd address", () => {
+    const ip = "203.0.113.7";
+
+    test.each([
+      ["fresh heartbeat of the other: untouched", 60, NOW, undefined, false],
+      [
+        "younger than the adoption age: untouched",
+        DEFAULT_ADOPT_AFTER_SECONDS,
+        NOW,
+        undefined,
+        false,
+      ],
+      [
+        "older than the adoption age: adopted",
+        DEFAULT_ADOPT_AFTER_SECONDS + 1,
+        NOW,
+        undefined,
+        true,
+      ],
+      ["custom adoption age", 200, NOW, 100, true],
+      ["stale, but no server clock: untouched", 100_000, undefined, undefined, false],
+      ["stale by this host's clock only: untouched", 60, NOW - 10_000, undefined, false],
+    ])("%s", (_, age, serverNow, adoptAfterSeconds, adopted) => {
+      const records = published(ip, OTHER, EXT, age);
+      const ops = planUpdate(input([want(EXT, [ip])], records, { serverNow, adoptAfterSeconds }));
+      expect(show(ops)).toEqual(adopted ? [`patch TXT ${hbName(ip, EXT)} ${fresh}`] : []);
+      if (adopted) expect(ops[0]?.reason).toContain(`from ${OTHER}`);
+    });
+
+    test("the age comes from Cloudflare's modified_on, not the content", () => {
+      const hb = {
+        ...heartbeat(ip, OTHER, EXT, 60),
+        content: formatHeartbeat(NOW - 100_000, OTHER),
+      };
+      expect(planUpdate(input([want(EXT, [ip])], [hb, address(ip, EXT)]))).toEqual([]);
+    });
+
+    test.each([ME, OTHER])(
+      "%s moving away does not delete the address the other publishes",
+      (mover) => {
+        const owner = mover === ME ? OTHER : ME;
+        const records = published(ip, owner, EXT);
+        expect(planUpdate(input([want(EXT, [])], records, { instanceId: mover }))).toEqual([]);
+      },
+    );
+
+    test("with a heartbeat each, leaving removes only the own heartbeat", () => {
+      const records = [heartbeat(ip, OTHER, EXT), ...published(ip, ME, EXT)];
+      const ops = planUpdate(input([want(EXT, [])], records));
+      expect(show(ops)).toEqual([`delete TXT ${hbName(ip, EXT)} ${records[1]?.content}`]);
+      expect(ops[0]?.reason).toContain(`address kept for ${OTHER}`);
+    });
+
+    test("with a heartbeat each, staying refreshes only the own one", () => {
+      const records = [heartbeat(ip, OTHER, EXT), ...published(ip, ME, EXT)];
+      const ops = planUpdate(input([want(EXT, [ip])], records));
+      expect(ops.map((op) => (op.kind === "patch" ? op.id : undefined))).toEqual([records[1]?.id]);
+      expect(ops[0]?.reason).toContain("1 other heartbeat(s) at this name left alone");
+    });
+
+    test("several stale heartbeats of others: the first is adopted", () => {
+      const records = [
+        heartbeat(ip, OTHER, EXT, 5000),
+        heartbeat(ip, "web-03", EXT, 5000),
+        address(ip, EXT),
+      ];
+      const ops = planUpdate(input([want(EXT, [ip])], records));
+      expect(ops.map((op) => (op.kind === "patch" ? op.id : undefined))).toEqual([records[0]?.id]);
+    });
+
+    test("one fresh heartbeat among stale ones: nothing is adopted", () => {
+      const records = [
+        heartbeat(ip, OTHER, EXT, 5000),
+        heartbeat(ip, "web-03", EXT, 60),
+        address(ip, EXT),
+      ];
+      expect(planUpdate(input([want(EXT, [ip])], records))).toEqual([]);
+    });
+  });
+
+  test("IPv6: AAAA records, dashed heartbeat names, content compared in canonical form", () => {
+    const ops = planUpdate(input([want(INT, ["2606:4700::7"])], []));
+    expect(show(ops)).toEqual([
+      `create TXT _heartbeat-2606-4700--7.${INT} ${fresh}`,
+      `create AAAA ${INT} 2606:4700::7`,
+    ]);
+    const stored = [
+      heartbeat("2606:4700::7", ME),
+      { ...address("2606:4700::7"), content: "2606:4700:0:0:0:0:0:7" },
+    ];
+    expect(planUpdate(input([want(INT, ["2606:4700::7"])], stored)).every(isRefresh)).toBe(true);
+    expect(show(planUpdate(input([want(INT, [])], stored)))).toEqual([
+      `delete AAAA ${INT} 2606:4700:0:0:0:0:0:7`,
+      `delete TXT ${hbName("2606:4700::7", INT)} ${stored[0]?.content}`,
+    ]);
+  });
+
+  test("look-alike names, other types and non-heartbeat TXT are never touched", () => {
+    const mine = formatHeartbeat(NOW - 60, ME);
+    const records = [
+      record(`x${INT}`, "A", "192.168.1.10"),
+      record(`_heartbeat-192-168-1-10.x${INT}`, "TXT", mine),
+      record(`sub.${INT}`, "A", "192.168.1.11"),
+      record(`_heartbeat-192-168-1-11.sub.${INT}`, "TXT", mine),
+      record(`_heartbeat-x.${INT}`, "TXT", mine),
+      record(`_heartbeat-192-168-001-012.${INT}`, "TXT", mine),
+      record(INT, "TXT", '"v=spf1 -all"'),
+      record(INT, "MX", "mail.example.com"),
+      record(hbName("192.168.1.13", INT), "A", "192.168.1.13"),
+      record(INT, "A", "not an address"),
+    ];
+    expect(planUpdate(input([want(INT, [])], records))).toEqual([]);
+    const ops = planUpdate(input([want(INT, ["192.168.1.10"])], records));
+    expect(ops.map((op) => op.kind)).toEqual(["create", "create"]);
+  });
+
+  test("domains are planned independently: the same address may stay in one and go in another", () => {
+    const records = [...published("203.0.113.7", ME, INT), ...published("203.0.113.7", ME, EXT)];
+    const ops = planUpdate(input([want(INT, []), want(EXT, ["203.0.113.7"])], records));
+    expect(show(ops)).toEqual([
+      `delete A ${INT} 203.0.113.7`,
+      `delete TXT ${hbName("203.0.113.7", INT)} ${records[0]?.content}`,
+      `patch TXT ${hbName("203.0.113.7", EXT)} ${fresh}`,
+    ]);
+  });
+
+  test.each([
+    ["public IPv4", "104.16.1.1", true],
+    ["documentation IPv4", "203.0.113.77", false],
+    ["private IPv4", "192.168.1.10", false],
+    ["CGNAT IPv4", "100.64.0.1", false],
+    ["global IPv6", "2606:4700::7", true],
+    ["ULA IPv6", "fd00::10", false],
+    ["documentation IPv6", "2001:db8::1", false],
+  ])("CF_PROXIED applies to public addresses only: %s", (_, ip, publicAddress) => {
+    for (const proxied of [true, false]) {
+      const create = planUpdate(input([want(EXT, [ip])], [], { proxied })).find(
+        (op) => op.record.type !== "TXT",
+      );
+      expect(create?.record.proxied).toBe(proxied && publicAddress);
+    }
+  });
+
+  test("an existing address with other proxied or ttl settings is left as it is", () => {
+    const records = published("203.0.113.7", ME, EXT).map((r) =>
+      r.type === "A" ? { ...r, ttl: 1, proxied: true } : r,
+    );
+    expect(planUpdate(input([want(EXT, ["203.0.113.7"])], records)).every(isRefresh)).toBe(true);
+  });
+
+  test.each([
+    ["empty zone", [] as DnsRecord[], ["192.168.1.10", "fd00::10"]],
+    ["moved address", published("192.168.1.10", ME), ["192.168.1.20"]],
+    ["address without heartbeat", [address("192.168.1.10")], ["192.168.1.10"]],
+    ["heartbeat without address", [heartbeat("192.168.1.10", ME)], ["192.168.1.10"]],
+    [
+      "garbage heartbeat",
+      [record(hbName("192.168.1.10", INT), "TXT", "x"), address("192.168.1.10")],
+      ["192.168.1.10"],
+    ],
+    ["stale shared address", published("192.168.1.10", OTHER, INT, 5000), ["192.168.1.10"]],
+    [
+      "a bit of everything",
+      [
+        ...published("192.168.1.10", ME),
+        ...published("192.168.1.50", OTHER),
+        heartbeat("192.168.1.30", ME),
+      ],
+      ["192.168.1.50", "fd00::10"],
+    ],
+  ])("idempotent: %s -> applied -> only refreshes", (_, records, addresses) => {
+    const desired = [want(INT, addresses)];
+    const after = applyOps(records, planUpdate(input(desired, records)));
+    const again = planUpdate(input(desired, after));
+    expect(again.length).toBeGreaterThan(0);
+    expect(again.every(isRefresh)).toBe(true);
+    expect(applyOps(after, again).length).toBe(after.length);
+  });
+});
+
+describe("planDeregister", () => {
+  test("deletes every address and heartbeat of this instance, and nothing else", () => {
+    const mine = [...published("192.168.1.10", ME), ...published("203.0.113.7", ME, EXT)];
+    const others = [...published("192.168.1.50", OTHER), record(INT, "TXT", '"v=spf1 -all"')];
+    const shared = [heartbeat("198.51.100.1", OTHER, EXT), ...published("198.51.100.1", ME, EXT)];
+    const ops = planDeregister({
+      domains: [INT, EXT],
+      records: [...mine, ...others, ...shared],
+      instanceId: ME,
+      now: NOW,
+      ttl: 120,
+      proxied: false,
+    });
+    expect(show(ops)).toEqual([
+      `delete A ${INT} 192.168.1.10`,
+      `delete TXT ${hbName("192.168.1.10", INT)} ${mine[0]?.content}`,
+      `delete A ${EXT} 203.0.113.7`,
+      `delete TXT ${hbName("203.0.113.7", EXT)} ${mine[2]?.content}`,
+      `delete TXT ${hbName("198.51.100.1", EXT)} ${shared[1]?.content}`,
+    ]);
+    expect(ops[0]?.reason).toBe("address 192.168.1.10 withdrawn on deregistration");
+  });
+});
+
+describe("toBatch", () => {
+  test("maps operations to Cloudflare's batch lists, keeping their order", () => {
+    const old = published("192.168.1.10", ME);
+    const ops = planUpdate(
+      input([want(INT, ["192.168.1.20", "192.168.1.30"])], [...old, heartbeat("192.168.1.20", ME)]),
+    );
+    const batch = toBatch(ops);
+    expect(batch.deletes).toEqual([{ id: old[1]?.id ?? "" }, { id: old[0]?.id ?? "" }]);
+    expect(batch.patches).toEqual([
+      {
+        id: expect.any(String),
+        name: hbName("192.168.1.20", INT),
+        type: "TXT",
+        content: fresh,
+        ttl: 120,
+      },
+    ]);
+    expect(batch.puts).toEqual([]);
+    expect(batch.posts.map((p) => `${p.type} ${p.content}`)).toEqual([
+      "A 192.168.1.20",
+      `TXT ${fresh}`,
+      "A 192.168.1.30",
+    ]);
+  });
+});
