@@ -1,0 +1,313 @@
+/**
+ * Valibot field schemas for src/config.ts: each takes the raw (trimmed, non-empty) string
+ * of one variable and yields its typed value. Messages never repeat the variable name;
+ * config.ts prefixes it from the issue path.
+ */
+import { readFileSync, statSync } from "node:fs";
+import { domainToASCII } from "node:url";
+import ipaddr from "ipaddr.js";
+import * as v from "valibot";
+import type { Cidr, ExternalSource, InternalSource } from "./ip/types.ts";
+import { log, registerSecret } from "./log.ts";
+
+type AddIssue = (info: { message: string }) => void;
+
+/** Quotes user input for a message, escaping control characters. */
+export function quote(value: unknown): string {
+  return JSON.stringify(String(value));
+}
+
+/** A string field parsed by a function that reports every problem it finds. */
+function parsed<T>(parse: (text: string, addIssue: AddIssue) => T) {
+  return v.pipe(
+    v.string(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      let failed = false;
+      const output = parse(dataset.value, (info) => {
+        failed = true;
+        addIssue(info);
+      });
+      return failed ? NEVER : output;
+    }),
+  );
+}
+
+/** Plain decimal integers only: `1e3`, `0x10`, `+5` and `12abc` are typos, not numbers. */
+export function integer(expected: string, accept: (n: number) => boolean) {
+  const message = (issue: v.BaseIssue<unknown>) => `must be ${expected}, got ${quote(issue.input)}`;
+  return v.pipe(
+    v.string(),
+    v.regex(/^\d{1,12}$/, message),
+    v.transform(Number),
+    v.check(accept, message),
+  );
+}
+
+export const range = (min: number, max: number) => (n: number) => n >= min && n <= max;
+
+const BOOLEANS: Record<string, boolean> = {
+  true: true,
+  yes: true,
+  "1": true,
+  false: false,
+  no: false,
+  "0": false,
+};
+
+export const boolean = parsed((text, addIssue) => {
+  const value = BOOLEANS[text.toLowerCase()];
+  if (value === undefined) addIssue({ message: `must be true or false, got ${quote(text)}` });
+  return value ?? false;
+});
+
+/** A case-insensitive choice among fixed words. */
+export function choice<const T extends string>(options: readonly T[]) {
+  return parsed((text, addIssue) => {
+    const lower = text.toLowerCase();
+    const found = options.find((o) => o === lower);
+    if (!found) addIssue({ message: `must be ${listOr(options)}, got ${quote(text)}` });
+    return found as T;
+  });
+}
+
+function listOr(options: readonly string[]): string {
+  return `${options.slice(0, -1).join(", ")} or ${options.at(-1)}`;
+}
+
+/** ASCII characters allowed before IDNA conversion; domainToASCII silently drops or decodes others (`%41`, `/`). */
+const DOMAIN_ASCII = /^[a-z0-9.-]$/i;
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+export const domain = parsed((text, addIssue) => {
+  const name = text.replace(/\.$/, "");
+  const fail = (why: string) => {
+    addIssue({ message: `${why}, got ${quote(text)}` });
+    return "";
+  };
+  if (name.includes("*")) return fail("must be a plain DNS name, not a wildcard");
+  const badAscii = [...name].some((c) => c.charCodeAt(0) < 128 && !DOMAIN_ASCII.test(c));
+  const ascii = badAscii ? "" : domainToASCII(name);
+  if (!ascii) return fail("must be a valid DNS name");
+  const labels = ascii.split(".");
+  if (labels.length < 2) return fail("must have at least two labels (such as host.example.com)");
+  if (!labels.every((l) => LABEL.test(l))) {
+    return fail("must be a valid DNS name (labels of 1-63 letters, digits or inner hyphens)");
+  }
+  if (ascii.length > 253) return fail("must be at most 253 characters long");
+  if (/^\d+$/.test(labels.at(-1) ?? "")) return fail("must be a DNS name, not an address");
+  return ascii;
+});
+
+/** Splits a comma list, tolerating whitespace around items and empty items (`a, b,`). */
+export function splitList(text: string): string[] {
+  return text
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+/** Strict address syntax: no zone ids, and IPv4 only as four decimal parts (ipaddr.js also takes `10`, `0xa.0.0.1`). */
+export function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+  if (text.includes(":")) {
+    if (text.includes("%") || !ipaddr.IPv6.isValid(text)) return undefined;
+    return ipaddr.IPv6.parse(text);
+  }
+  return ipaddr.IPv4.isValidFourPartDecimal(text) ? ipaddr.IPv4.parse(text) : undefined;
+}
+
+export const cidrList = parsed((text, addIssue) => {
+  const items = splitList(text);
+  if (items.length === 0) addIssue({ message: "must list at least one CIDR range" });
+  const cidrs: Cidr[] = [];
+  for (const item of items) {
+    const [address = "", prefix = "", ...rest] = item.split("/");
+    const parsedAddress = parseAddress(address);
+    const bits = parsedAddress?.kind() === "ipv6" ? 128 : 32;
+    if (!parsedAddress || rest.length > 0 || !/^\d{1,3}$/.test(prefix) || Number(prefix) > bits) {
+      addIssue({ message: `${quote(item)} is not a CIDR range such as 10.0.0.0/8 or fd00::/8` });
+      continue;
+    }
+    // Keep the network address so logs show the range meant (10.1.2.3/8 -> 10.0.0.0/8).
+    const network =
+      parsedAddress.kind() === "ipv6"
+        ? ipaddr.IPv6.networkAddressFromCIDR(item)
+        : ipaddr.IPv4.networkAddressFromCIDR(item);
+    cidrs.push([network, Number(prefix)]);
+  }
+  return cidrs;
+});
+
+/**
+ * Interface name globs. Linux names may hold any printable character but `/` and
+ * whitespace; `,` separates items and `{}` would turn into brace expansion in Bun.Glob.
+ */
+const GLOB = /^[\x21-\x7e]+$/;
+const GLOB_FORBIDDEN = /[/,{}\\]/;
+
+export function globList(options: { noneMeansEmpty: boolean }) {
+  return parsed((text, addIssue) => {
+    if (options.noneMeansEmpty && text.toLowerCase() === "none") return [];
+    const globs = splitList(text);
+    for (const glob of globs) {
+      if (!GLOB.test(glob) || GLOB_FORBIDDEN.test(glob)) {
+        addIssue({
+          message: `${quote(glob)} is not an interface name pattern (letters, digits, punctuation and * ? [ ]; no spaces, / , { } or \\)`,
+        });
+      } else if (/\[[^\]]*$/.test(glob)) {
+        addIssue({ message: `${quote(glob)} has an unclosed [` });
+      }
+    }
+    return globs;
+  });
+}
+
+type Family = "ipv4" | "ipv6" | "any";
+
+/** `static:<ip>[,<ip>...]`: addresses of the right family, canonical (IPv6 in RFC 5952 form), deduplicated. */
+function staticAddresses(list: string, family: Family, addIssue: AddIssue): string[] {
+  const items = splitList(list);
+  if (items.length === 0) addIssue({ message: "static: needs at least one address" });
+  const addresses: string[] = [];
+  for (const item of items) {
+    const address = parseAddress(item);
+    const wanted = family === "any" ? "an IP" : family === "ipv4" ? "an IPv4" : "an IPv6";
+    if (!address || (family !== "any" && address.kind() !== family)) {
+      addIssue({ message: `static address ${quote(item)} is not ${wanted} address` });
+    } else if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
+      addIssue({ message: `static address ${quote(item)} is an IPv4-mapped IPv6 address` });
+    } else if (!addresses.includes(address.toString())) {
+      addresses.push(address.toString());
+    }
+  }
+  return addresses;
+}
+
+function echoUrl(text: string, addIssue: AddIssue): string {
+  const url = URL.parse(text);
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname) {
+    addIssue({ message: `url: needs an http:// or https:// URL, got ${quote(text)}` });
+    return "";
+  }
+  return url.href;
+}
+
+/** Splits `kind:rest` on the first colon only, since URLs and IPv6 addresses hold colons. */
+function splitSource(text: string): { kind: string; rest: string | undefined } {
+  const colon = text.indexOf(":");
+  if (colon < 0) return { kind: text.toLowerCase(), rest: undefined };
+  return { kind: text.slice(0, colon).toLowerCase(), rest: text.slice(colon + 1).trim() };
+}
+
+export function externalSource(family: "ipv4" | "ipv6") {
+  return parsed((text, addIssue): ExternalSource => {
+    const { kind, rest } = splitSource(text);
+    if (rest === undefined && (kind === "auto" || kind === "interfaces" || kind === "http")) {
+      return { kind };
+    }
+    if (rest === undefined && kind === "none") return { kind };
+    if (rest !== undefined && kind === "url") return { kind, url: echoUrl(rest, addIssue) };
+    if (rest !== undefined && kind === "static") {
+      return { kind, addresses: staticAddresses(rest, family, addIssue) };
+    }
+    addIssue({
+      message: `must be auto, interfaces, http, url:<URL>, static:<ip>[,<ip>...] or none, got ${quote(text)}`,
+    });
+    return { kind: "none" };
+  });
+}
+
+export const internalSource = parsed((text, addIssue): InternalSource => {
+  const { kind, rest } = splitSource(text);
+  if (rest === undefined && (kind === "interfaces" || kind === "none")) return { kind };
+  if (rest !== undefined && kind === "static") {
+    return { kind, addresses: staticAddresses(rest, "any", addIssue) };
+  }
+  addIssue({
+    message: `must be interfaces, static:<ip>[,<ip>...] or none, got ${quote(text)}`,
+  });
+  return { kind: "none" };
+});
+
+/** Printable ASCII without spaces: anything else cannot travel in an Authorization header. */
+const TOKEN = /^[\x21-\x7e]+$/;
+const TOKEN_RULE = "must be printable ASCII without spaces (value not shown)";
+
+/** Messages about tokens never quote the value. */
+export const token = parsed((text, addIssue) => {
+  registerSecret(text);
+  if (!TOKEN.test(text)) addIssue({ message: TOKEN_RULE });
+  return text;
+});
+
+/** Reads CF_API_TOKEN_FILE: the token, trimmed (files usually end in a newline). */
+export const tokenFile = parsed((path, addIssue) => {
+  let content: string;
+  try {
+    content = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
+    addIssue({ message: `cannot read ${quote(path)} (${code})` });
+    return "";
+  }
+  const secret = content.trim();
+  registerSecret(secret);
+  if (!secret) addIssue({ message: `${quote(path)} is empty` });
+  else if (!TOKEN.test(secret)) addIssue({ message: `the token in ${quote(path)} ${TOKEN_RULE}` });
+  else warnIfShared(path);
+  return secret;
+});
+
+function warnIfShared(path: string): void {
+  // Windows has no Unix permission bits; its mode is synthesised and always looks shared.
+  if (process.platform === "win32") return;
+  if ((statSync(path).mode & 0o077) !== 0) {
+    log.warn(`CF_API_TOKEN_FILE: ${path} is readable by group or others; run chmod 600 ${path}`);
+  }
+}
+
+export const zoneId = v.pipe(
+  v.string(),
+  v.regex(
+    /^[0-9a-f]{32}$/i,
+    (issue) => `must be 32 hexadecimal characters, got ${quote(issue.input)}`,
+  ),
+  v.toLowerCase(),
+);
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "")
+    .toLowerCase();
+  if (host === "localhost") return true;
+  const address = parseAddress(host);
+  return address?.range() === "loopback";
+}
+
+export const apiUrl = parsed((text, addIssue) => {
+  const url = URL.parse(text);
+  const fail = (why: string) => {
+    addIssue({ message: `${why}, got ${quote(text)}` });
+    return "";
+  };
+  if (!url?.hostname)
+    return fail("must be an absolute URL such as https://api.cloudflare.com/client/v4");
+  if (url.protocol === "http:" && !isLoopback(url.hostname)) {
+    return fail("must use https:// (plain http:// is accepted only for loopback hosts)");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return fail("must be an https:// URL");
+  // Credentials would end up in logs; a query or fragment would break the paths appended to it.
+  if (url.username || url.password) return fail("must not hold credentials");
+  if (url.search || url.hash) return fail("must not have a query or fragment");
+  return url.href.replace(/\/+$/, "");
+});
+
+/** 1-100 printable ASCII characters without `,` `"` `\` (SPEC §1): it is written into TXT content. */
+export const instanceId = v.pipe(
+  v.string(),
+  v.regex(
+    /^[\x21-\x7e]{1,100}$/,
+    (issue) => `must be 1-100 printable ASCII characters without spaces, got ${quote(issue.input)}`,
+  ),
+  v.regex(/^[^,"\\]*$/, (issue) => `must not contain , " or \\, got ${quote(issue.input)}`),
+);

@@ -1,0 +1,351 @@
+/**
+ * Configuration: environment first, command-line flags override, one valibot schema
+ * validates everything and reports every problem at once (SPEC §6), before any request.
+ */
+import { hostname as osHostname } from "node:os";
+import * as v from "valibot";
+import * as field from "./config-fields.ts";
+import { ConfigError } from "./errors.ts";
+import type { Cidr, ExternalSource, InternalSource } from "./ip/types.ts";
+import { type LogFormat, type LogLevelName, redact } from "./log.ts";
+
+export type EnvName =
+  | "INTERNAL_DOMAIN"
+  | "EXTERNAL_DOMAIN"
+  | "IPV6_DOMAIN"
+  | "COMBINED_DOMAIN"
+  | "INTERNAL_CIDRS"
+  | "INTERFACES"
+  | "EXCLUDE_INTERFACES"
+  | "INTERNAL_IP_SOURCE"
+  | "EXTERNAL_IPV4_SOURCE"
+  | "EXTERNAL_IPV6_SOURCE"
+  | "DETECT_TIMEOUT_SECONDS"
+  | "INSTANCE_ID"
+  | "RECORD_TTL"
+  | "CF_PROXIED"
+  | "CF_API_TOKEN"
+  | "CF_API_TOKEN_FILE"
+  | "CF_ZONE_ID"
+  | "CF_API_URL"
+  | "API_TIMEOUT_SECONDS"
+  | "BATCH_SIZE"
+  | "UPDATE_INTERVAL"
+  | "DEREGISTER_ON_STOP"
+  | "CLEANUP_INTERVAL_SECONDS"
+  | "STALE_THRESHOLD_SECONDS"
+  | "HEALTH_PORT"
+  | "LOG_LEVEL"
+  | "LOG_FORMAT";
+
+const DEFAULTS = {
+  INTERNAL_CIDRS: "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
+  EXCLUDE_INTERFACES:
+    "lo,docker*,br-*,veth*,virbr*,cni*,flannel*,cali*,cilium*,podman*,lxcbr*,lxdbr*,kube-*,weave*,vxlan*,tunl*",
+  INTERNAL_IP_SOURCE: "interfaces",
+  EXTERNAL_IPV4_SOURCE: "auto",
+  EXTERNAL_IPV6_SOURCE: "auto",
+  DETECT_TIMEOUT_SECONDS: "5",
+  RECORD_TTL: "120",
+  CF_PROXIED: "false",
+  CF_API_URL: "https://api.cloudflare.com/client/v4",
+  API_TIMEOUT_SECONDS: "30",
+  BATCH_SIZE: "200",
+  DEREGISTER_ON_STOP: "false",
+  CLEANUP_INTERVAL_SECONDS: "300",
+  STALE_THRESHOLD_SECONDS: "900",
+  LOG_LEVEL: "info",
+  LOG_FORMAT: "pretty",
+} as const satisfies Partial<Record<EnvName, string>>;
+
+/** In table order (README, --help). */
+const DESCRIPTIONS: Record<EnvName, string> = {
+  INTERNAL_DOMAIN: "Name for the internal addresses found on this host's interfaces",
+  EXTERNAL_DOMAIN: "Name for this host's external (public) IPv4",
+  IPV6_DOMAIN: "Name for this host's external (global) IPv6",
+  COMBINED_DOMAIN: "Name for all of the above together (at least one domain is required)",
+  INTERNAL_CIDRS: "Comma list of ranges (IPv4 or IPv6) that count as internal",
+  INTERFACES: "Comma list of interface name globs to read addresses from (default: all)",
+  EXCLUDE_INTERFACES: "Comma list of interface name globs to ignore (`none` ignores none)",
+  INTERNAL_IP_SOURCE: "interfaces, static:<ip>[,<ip>...] or none",
+  EXTERNAL_IPV4_SOURCE: "auto, interfaces, http, url:<URL>, static:<ip>[,<ip>...] or none",
+  EXTERNAL_IPV6_SOURCE: "auto, interfaces, http, url:<URL>, static:<ip>[,<ip>...] or none",
+  DETECT_TIMEOUT_SECONDS: "Timeout of each external HTTP detection attempt, 1-60 seconds",
+  INSTANCE_ID:
+    "This host's id in heartbeats (default: the host name); 1-100 printable ASCII characters without spaces , \" or \\",
+  RECORD_TTL: "TTL of written records: 1 (automatic) or 60-86400 seconds",
+  CF_PROXIED: "Proxy public A/AAAA records through Cloudflare (true/false)",
+  CF_API_TOKEN: "Cloudflare API token (Zone.DNS Edit, plus Zone.Zone Read without CF_ZONE_ID)",
+  CF_API_TOKEN_FILE: "File holding the API token instead of CF_API_TOKEN (chmod 600)",
+  CF_ZONE_ID: "Zone id (32 hex characters); found from the domains when unset",
+  CF_API_URL: "Cloudflare API base URL (plain http:// only for loopback hosts)",
+  API_TIMEOUT_SECONDS: "Timeout of each Cloudflare API request, 1-300 seconds",
+  BATCH_SIZE: "Operations per batch request, 1-3500 (200 is the Free plan limit)",
+  UPDATE_INTERVAL: "Run update long-lived, one pass every N seconds (1-86400); unset: one pass",
+  DEREGISTER_ON_STOP: "Long-lived update deletes this host's records on SIGTERM (true/false)",
+  CLEANUP_INTERVAL_SECONDS: "Seconds between cleanup cycles, 1-86400",
+  STALE_THRESHOLD_SECONDS: "Heartbeat age after which cleanup deletes an address, 60-2592000",
+  HEALTH_PORT: "Port (1-65535) for cleanup's /healthz and /metrics; unset: no server",
+  LOG_LEVEL: "silent, error, warn, info or debug",
+  LOG_FORMAT: "pretty or json",
+};
+
+export interface ConfigVariable {
+  name: EnvName;
+  default?: string;
+  description: string;
+}
+
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = (
+  Object.entries(DESCRIPTIONS) as [EnvName, string][]
+).map(([name, description]) => {
+  const fallback = (DEFAULTS as Partial<Record<EnvName, string>>)[name];
+  return fallback === undefined ? { name, description } : { name, default: fallback, description };
+});
+
+const seconds = (min: number, max: number) =>
+  field.integer(`a whole number of seconds from ${min} to ${max}`, field.range(min, max));
+
+/** Input: trimmed non-empty strings keyed by variable; output: typed values, still keyed by variable. */
+const Fields = v.object({
+  INTERNAL_DOMAIN: v.optional(field.domain),
+  EXTERNAL_DOMAIN: v.optional(field.domain),
+  IPV6_DOMAIN: v.optional(field.domain),
+  COMBINED_DOMAIN: v.optional(field.domain),
+  INTERNAL_CIDRS: v.optional(field.cidrList, DEFAULTS.INTERNAL_CIDRS),
+  INTERFACES: v.optional(field.globList({ noneMeansEmpty: false }), ""),
+  EXCLUDE_INTERFACES: v.optional(
+    field.globList({ noneMeansEmpty: true }),
+    DEFAULTS.EXCLUDE_INTERFACES,
+  ),
+  INTERNAL_IP_SOURCE: v.optional(field.internalSource, DEFAULTS.INTERNAL_IP_SOURCE),
+  EXTERNAL_IPV4_SOURCE: v.optional(field.externalSource("ipv4"), DEFAULTS.EXTERNAL_IPV4_SOURCE),
+  EXTERNAL_IPV6_SOURCE: v.optional(field.externalSource("ipv6"), DEFAULTS.EXTERNAL_IPV6_SOURCE),
+  DETECT_TIMEOUT_SECONDS: v.optional(seconds(1, 60), DEFAULTS.DETECT_TIMEOUT_SECONDS),
+  INSTANCE_ID: field.instanceId,
+  RECORD_TTL: v.optional(
+    field.integer("1 (automatic) or 60-86400", (n) => n === 1 || (n >= 60 && n <= 86400)),
+    DEFAULTS.RECORD_TTL,
+  ),
+  CF_PROXIED: v.optional(field.boolean, DEFAULTS.CF_PROXIED),
+  CF_API_TOKEN: v.optional(field.token),
+  CF_API_TOKEN_FILE: v.optional(field.tokenFile),
+  CF_ZONE_ID: v.optional(field.zoneId),
+  CF_API_URL: v.optional(field.apiUrl, DEFAULTS.CF_API_URL),
+  API_TIMEOUT_SECONDS: v.optional(seconds(1, 300), DEFAULTS.API_TIMEOUT_SECONDS),
+  BATCH_SIZE: v.optional(
+    field.integer("an integer from 1 to 3500", field.range(1, 3500)),
+    DEFAULTS.BATCH_SIZE,
+  ),
+  UPDATE_INTERVAL: v.optional(seconds(1, 86400)),
+  DEREGISTER_ON_STOP: v.optional(field.boolean, DEFAULTS.DEREGISTER_ON_STOP),
+  CLEANUP_INTERVAL_SECONDS: v.optional(seconds(1, 86400), DEFAULTS.CLEANUP_INTERVAL_SECONDS),
+  STALE_THRESHOLD_SECONDS: v.optional(seconds(60, 2592000), DEFAULTS.STALE_THRESHOLD_SECONDS),
+  HEALTH_PORT: v.optional(field.integer("a port from 1 to 65535", field.range(1, 65535))),
+  LOG_LEVEL: v.optional(
+    field.choice<LogLevelName>(["silent", "error", "warn", "info", "debug"]),
+    DEFAULTS.LOG_LEVEL,
+  ),
+  LOG_FORMAT: v.optional(field.choice<LogFormat>(["pretty", "json"]), DEFAULTS.LOG_FORMAT),
+} satisfies Record<EnvName, v.GenericSchema<string | undefined, unknown>>);
+
+/** Raw input: what the environment and flags said, before validation. */
+export type RawConfig = v.InferInput<typeof Fields>;
+
+type Checked = v.InferOutput<typeof Fields>;
+
+const DOMAIN_VARIABLES = [
+  "INTERNAL_DOMAIN",
+  "EXTERNAL_DOMAIN",
+  "IPV6_DOMAIN",
+  "COMBINED_DOMAIN",
+] as const;
+const DOMAIN_PATHS = [
+  ["INTERNAL_DOMAIN"],
+  ["EXTERNAL_DOMAIN"],
+  ["IPV6_DOMAIN"],
+  ["COMBINED_DOMAIN"],
+] as const;
+type Domains = Partial<Record<(typeof DOMAIN_VARIABLES)[number], string>>;
+
+/** The same name under two variables would make the two plans delete each other's records. */
+function duplicateDomain(input: Domains): string | undefined {
+  const seen = new Map<string, string>();
+  for (const name of DOMAIN_VARIABLES) {
+    const domain = input[name];
+    if (domain === undefined) continue;
+    const first = seen.get(domain);
+    if (first) {
+      return `${name}: ${field.quote(domain)} is already ${first}; use COMBINED_DOMAIN for one name with all addresses`;
+    }
+    seen.set(domain, name);
+  }
+  return undefined;
+}
+
+// A partialCheck is skipped after an issue without a path, so only the last check may lack one.
+const ConfigSchema = v.pipe(
+  Fields,
+  // Reads the raw value of CF_API_TOKEN_FILE, so "both set" is reported even when the file is missing.
+  v.forward(
+    v.partialCheck(
+      [["CF_API_TOKEN"]],
+      (input) =>
+        input.CF_API_TOKEN === undefined || (input as RawConfig).CF_API_TOKEN_FILE === undefined,
+      "CF_API_TOKEN_FILE is set too; set only one of them",
+    ),
+    ["CF_API_TOKEN"],
+  ),
+  v.partialCheck(
+    DOMAIN_PATHS,
+    (input) => duplicateDomain(input) === undefined,
+    (issue) => duplicateDomain(issue.input) ?? "",
+  ),
+  v.partialCheck(
+    DOMAIN_PATHS,
+    (input) => DOMAIN_VARIABLES.some((name) => input[name] !== undefined),
+    `no managed domain: set at least one of ${DOMAIN_VARIABLES.join(", ")}`,
+  ),
+  v.transform(toConfig),
+);
+
+/** Validated configuration. Durations stay in the unit their name says. */
+export interface Config {
+  /** Managed domains: lower-case punycode, no trailing dot; at least one is set, all distinct. */
+  domains: { internal?: string; external?: string; ipv6?: string; combined?: string };
+  /** Ranges that count as internal (network addresses). */
+  internalCidrs: Cidr[];
+  /** Interface name globs to read; empty means all. */
+  interfaces: string[];
+  /** Interface name globs never read, applied after `interfaces`. */
+  excludeInterfaces: string[];
+  internalSource: InternalSource;
+  ipv4Source: ExternalSource;
+  ipv6Source: ExternalSource;
+  /** Per attempt of an external HTTP detection source. */
+  detectTimeoutSeconds: number;
+  /** Owner written into heartbeats: printable ASCII without `,` `"` `\` or spaces. */
+  instanceId: string;
+  /** 1 (automatic) or 60-86400. */
+  ttl: number;
+  /** Applies to public addresses only; private ones are never proxied. */
+  proxied: boolean;
+  /** From CF_API_TOKEN or CF_API_TOKEN_FILE; registered with the logger's redaction. */
+  token?: string;
+  /** Lower-case hex; unset means find the zone from the domains. */
+  zoneId?: string;
+  /** Without trailing slash; https, or http for loopback hosts. */
+  apiUrl: string;
+  apiTimeoutSeconds: number;
+  batchSize: number;
+  /** Set: `update` is long-lived with a pass every interval; unset: one pass. */
+  updateIntervalSeconds?: number;
+  deregisterOnStop: boolean;
+  cleanupIntervalSeconds: number;
+  staleThresholdSeconds: number;
+  /** Set: cleanup serves /healthz and /metrics on this port. */
+  healthPort?: number;
+  logLevel: LogLevelName;
+  logFormat: LogFormat;
+}
+
+/** Drops keys whose value is undefined, so `"zoneId" in config` means it was configured. */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function toConfig(input: Checked): Config {
+  return defined({
+    domains: defined({
+      internal: input.INTERNAL_DOMAIN,
+      external: input.EXTERNAL_DOMAIN,
+      ipv6: input.IPV6_DOMAIN,
+      combined: input.COMBINED_DOMAIN,
+    }),
+    internalCidrs: input.INTERNAL_CIDRS,
+    interfaces: input.INTERFACES,
+    excludeInterfaces: input.EXCLUDE_INTERFACES,
+    internalSource: input.INTERNAL_IP_SOURCE,
+    ipv4Source: input.EXTERNAL_IPV4_SOURCE,
+    ipv6Source: input.EXTERNAL_IPV6_SOURCE,
+    detectTimeoutSeconds: input.DETECT_TIMEOUT_SECONDS,
+    instanceId: input.INSTANCE_ID,
+    ttl: input.RECORD_TTL,
+    proxied: input.CF_PROXIED,
+    token: input.CF_API_TOKEN ?? input.CF_API_TOKEN_FILE,
+    zoneId: input.CF_ZONE_ID,
+    apiUrl: input.CF_API_URL,
+    apiTimeoutSeconds: input.API_TIMEOUT_SECONDS,
+    batchSize: input.BATCH_SIZE,
+    updateIntervalSeconds: input.UPDATE_INTERVAL,
+    deregisterOnStop: input.DEREGISTER_ON_STOP,
+    cleanupIntervalSeconds: input.CLEANUP_INTERVAL_SECONDS,
+    staleThresholdSeconds: input.STALE_THRESHOLD_SECONDS,
+    healthPort: input.HEALTH_PORT,
+    logLevel: input.LOG_LEVEL,
+    logFormat: input.LOG_FORMAT,
+  });
+}
+
+export interface LoadOptions {
+  /** Usually process.env. */
+  env: Record<string, string | undefined>;
+  /** From command-line flags, same names; undefined = not given. */
+  overrides?: Partial<Record<EnvName, string | undefined>>;
+  /** The INSTANCE_ID default; os.hostname() unless given. */
+  hostname?: () => string;
+}
+
+const TOKEN_VARIABLES: readonly EnvName[] = ["CF_API_TOKEN", "CF_API_TOKEN_FILE"];
+
+/** Empty (or blank) counts as unset; values are trimmed. */
+function given(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+/**
+ * Flags beat the environment. A token flag replaces both token variables of the
+ * environment, so `--token-file` does not clash with an inherited CF_API_TOKEN.
+ */
+function rawInput(options: LoadOptions): RawConfig {
+  const overrides = options.overrides ?? {};
+  const tokenFromFlags = TOKEN_VARIABLES.some((name) => given(overrides[name]) !== undefined);
+  const raw: Partial<Record<EnvName, string>> = {};
+  for (const { name } of CONFIG_VARIABLES) {
+    const env = tokenFromFlags && TOKEN_VARIABLES.includes(name) ? undefined : options.env[name];
+    const value = given(overrides[name]) ?? given(env);
+    if (value !== undefined) raw[name] = value;
+  }
+  raw.INSTANCE_ID ??= (options.hostname ?? osHostname)().trim();
+  return raw as RawConfig;
+}
+
+function describe(issue: v.BaseIssue<unknown>, hostnameDefault: boolean): string {
+  const variable = issue.path?.[0]?.key;
+  if (typeof variable !== "string") return issue.message;
+  const hint =
+    variable === "INSTANCE_ID" && hostnameDefault
+      ? " (the default is the host name; set INSTANCE_ID)"
+      : "";
+  return `${variable}: ${issue.message}${hint}`;
+}
+
+/** Validates environment and flags; throws ConfigError listing every problem. */
+export function loadConfig(options: LoadOptions): Config {
+  const hostnameDefault =
+    given(options.overrides?.INSTANCE_ID) === undefined &&
+    given(options.env.INSTANCE_ID) === undefined;
+  const result = v.safeParse(ConfigSchema, rawInput(options));
+  if (result.success) return result.output;
+  // Redaction guards against a token pasted into another variable and quoted back.
+  throw new ConfigError(result.issues.map((issue) => redact(describe(issue, hostnameDefault))));
+}
+
+/** For commands that must write: the token, or a ConfigError saying how to give one. */
+export function requireToken(config: Config): string {
+  if (config.token) return config.token;
+  throw new ConfigError([
+    "CF_API_TOKEN: required for this command (or CF_API_TOKEN_FILE, a file holding the token)",
+  ]);
+}

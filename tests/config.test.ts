@@ -1,0 +1,587 @@
+import { afterAll, afterEach, describe, expect, mock, spyOn, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CONFIG_VARIABLES,
+  type Config,
+  type EnvName,
+  type LoadOptions,
+  loadConfig,
+  requireToken,
+} from "../src/config.ts";
+import { ConfigError } from "../src/errors.ts";
+import { log } from "../src/log.ts";
+
+const DOMAIN = { INTERNAL_DOMAIN: "int.example.com" };
+const hostname = () => "web-01";
+
+function load(env: LoadOptions["env"], rest: Omit<LoadOptions, "env"> = {}): Config {
+  return loadConfig({ hostname, ...rest, env });
+}
+
+function problemsOf(env: LoadOptions["env"], rest: Omit<LoadOptions, "env"> = {}): string[] {
+  try {
+    load(env, rest);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "dynip-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function tokenFile(name: string, content: string, mode = 0o600): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  chmodSync(path, mode);
+  return path;
+}
+
+describe("defaults", () => {
+  test("only a domain set gives the SPEC defaults", () => {
+    const config = load(DOMAIN);
+    expect({ ...config, internalCidrs: config.internalCidrs.map(([a, p]) => `${a}/${p}`) }).toEqual(
+      {
+        domains: { internal: "int.example.com" },
+        internalCidrs: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+        interfaces: [],
+        excludeInterfaces:
+          "lo,docker*,br-*,veth*,virbr*,cni*,flannel*,cali*,cilium*,podman*,lxcbr*,lxdbr*,kube-*,weave*,vxlan*,tunl*".split(
+            ",",
+          ),
+        internalSource: { kind: "interfaces" },
+        ipv4Source: { kind: "auto" },
+        ipv6Source: { kind: "auto" },
+        detectTimeoutSeconds: 5,
+        instanceId: "web-01",
+        ttl: 120,
+        proxied: false,
+        apiUrl: "https://api.cloudflare.com/client/v4",
+        apiTimeoutSeconds: 30,
+        batchSize: 200,
+        deregisterOnStop: false,
+        cleanupIntervalSeconds: 300,
+        staleThresholdSeconds: 900,
+        logLevel: "info",
+        logFormat: "pretty",
+      },
+    );
+  });
+
+  test("optional values are absent, not undefined keys", () => {
+    const config = load(DOMAIN);
+    for (const key of ["token", "zoneId", "updateIntervalSeconds", "healthPort"]) {
+      expect(key in config).toBe(false);
+    }
+  });
+
+  test("the INSTANCE_ID default comes from the hostname function", () => {
+    expect(load(DOMAIN, { hostname: () => "db-7.example.com" }).instanceId).toBe(
+      "db-7.example.com",
+    );
+  });
+
+  test("empty and blank strings count as unset", () => {
+    const blank = Object.fromEntries(
+      CONFIG_VARIABLES.map(({ name }, i) => [name, i % 2 ? "" : "  "]),
+    );
+    expect(load({ ...blank, ...DOMAIN })).toEqual(load(DOMAIN));
+  });
+
+  test("CONFIG_VARIABLES documents each variable once, defaults included", () => {
+    const names = CONFIG_VARIABLES.map((v) => v.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(CONFIG_VARIABLES.find((v) => v.name === "RECORD_TTL")?.default).toBe("120");
+    expect(CONFIG_VARIABLES.every((v) => v.description.length > 0)).toBe(true);
+  });
+});
+
+/** One bad value per variable; the table must cover every variable. */
+const BAD: Record<EnvName, string> = {
+  INTERNAL_DOMAIN: "*.example.com",
+  EXTERNAL_DOMAIN: "localhost",
+  IPV6_DOMAIN: "a..example.com",
+  COMBINED_DOMAIN: "under_score.example.com",
+  INTERNAL_CIDRS: "10.0.0.0/33",
+  INTERFACES: "eth 0",
+  EXCLUDE_INTERFACES: "docker/*",
+  INTERNAL_IP_SOURCE: "auto",
+  EXTERNAL_IPV4_SOURCE: "static:2001:db8::1",
+  EXTERNAL_IPV6_SOURCE: "dns",
+  DETECT_TIMEOUT_SECONDS: "0",
+  INSTANCE_ID: "web,01",
+  RECORD_TTL: "30",
+  CF_PROXIED: "maybe",
+  CF_API_TOKEN: "bad token-value",
+  CF_API_TOKEN_FILE: join(dir, "missing"),
+  CF_ZONE_ID: "not-a-zone",
+  CF_API_URL: "http://api.example.com",
+  API_TIMEOUT_SECONDS: "301",
+  BATCH_SIZE: "3501",
+  UPDATE_INTERVAL: "86401",
+  DEREGISTER_ON_STOP: "2",
+  CLEANUP_INTERVAL_SECONDS: "0",
+  STALE_THRESHOLD_SECONDS: "59",
+  HEALTH_PORT: "65536",
+  LOG_LEVEL: "verbose",
+  LOG_FORMAT: "xml",
+};
+
+describe("bad values", () => {
+  test("the table covers every documented variable", () => {
+    expect(Object.keys(BAD).sort()).toEqual(CONFIG_VARIABLES.map((v) => v.name).sort());
+  });
+
+  test.each(Object.entries(BAD))("%s=%p names the variable", (name, value) => {
+    const problems = problemsOf({ ...DOMAIN, [name]: value });
+    expect(problems.some((p) => p.startsWith(`${name}: `))).toBe(true);
+  });
+
+  test("every problem is reported at once", () => {
+    const { CF_API_TOKEN_FILE: _, ...allBad } = BAD;
+    const problems = problemsOf(allBad);
+    for (const name of Object.keys(allBad)) {
+      expect(problems.filter((p) => p.startsWith(`${name}: `))).toHaveLength(1);
+    }
+  });
+
+  test("the error is a ConfigError with exit code 2 listing the problems", () => {
+    try {
+      load({ ...DOMAIN, RECORD_TTL: "30", BATCH_SIZE: "0" });
+      throw new Error("no error");
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).exitCode).toBe(2);
+      expect((error as ConfigError).message).toContain(
+        'RECORD_TTL: must be 1 (automatic) or 60-86400, got "30"',
+      );
+      expect((error as ConfigError).message).toContain("BATCH_SIZE: ");
+    }
+  });
+
+  test("no managed domain names all four variables", () => {
+    const problems = problemsOf({});
+    expect(problems).toHaveLength(1);
+    for (const name of ["INTERNAL_DOMAIN", "EXTERNAL_DOMAIN", "IPV6_DOMAIN", "COMBINED_DOMAIN"]) {
+      expect(problems[0]).toContain(name);
+    }
+  });
+
+  test("the same name under two domain variables is an error", () => {
+    const problems = problemsOf({
+      INTERNAL_DOMAIN: "a.example.com",
+      IPV6_DOMAIN: "A.example.com.",
+    });
+    expect(problems).toEqual([expect.stringMatching(/^IPV6_DOMAIN: .*INTERNAL_DOMAIN/)]);
+  });
+});
+
+describe("flags and environment", () => {
+  test("overrides beat the environment; undefined and empty overrides fall back to it", () => {
+    const config = load(
+      { ...DOMAIN, RECORD_TTL: "300", BATCH_SIZE: "50", LOG_LEVEL: "debug" },
+      { overrides: { RECORD_TTL: "600", BATCH_SIZE: undefined, LOG_LEVEL: "" } },
+    );
+    expect([config.ttl, config.batchSize, config.logLevel]).toEqual([600, 50, "debug"]);
+  });
+
+  test("an override alone sets a variable, and its bad value is reported by name", () => {
+    expect(load({}, { overrides: { ...DOMAIN, UPDATE_INTERVAL: "1" } }).updateIntervalSeconds).toBe(
+      1,
+    );
+    expect(problemsOf(DOMAIN, { overrides: { UPDATE_INTERVAL: "0" } })).toEqual([
+      expect.stringMatching(/^UPDATE_INTERVAL: .*got "0"/),
+    ]);
+  });
+
+  test("a token flag replaces both token variables of the environment", () => {
+    const path = tokenFile("flag-token", "flag-token-0123456789\n");
+    const config = load(
+      { ...DOMAIN, CF_API_TOKEN: "env-token-0123456789" },
+      { overrides: { CF_API_TOKEN_FILE: path } },
+    );
+    expect(config.token).toBe("flag-token-0123456789");
+  });
+
+  test("values are trimmed", () => {
+    const config = load({ ...DOMAIN, RECORD_TTL: " 60 ", CF_ZONE_ID: ` ${"A".repeat(32)}\n` });
+    expect([config.ttl, config.zoneId]).toEqual([60, "a".repeat(32)]);
+  });
+});
+
+describe("domains", () => {
+  test.each([
+    ["Bücher.Example.", "xn--bcher-kva.example"],
+    ["HOST.Example.COM", "host.example.com"],
+    ["xn--bcher-kva.example", "xn--bcher-kva.example"],
+    ["münchen.dyn.example.org", "xn--mnchen-3ya.dyn.example.org"],
+    [`${"a".repeat(63)}.example.com`, `${"a".repeat(63)}.example.com`],
+  ])("%p becomes %p", (input, expected) => {
+    expect(load({ COMBINED_DOMAIN: input }).domains).toEqual({ combined: expected });
+  });
+
+  test.each([
+    "*.example.com",
+    "example",
+    "a..example.com",
+    "-a.example.com",
+    "a-.example.com",
+    "under_score.example.com",
+    `${"a".repeat(64)}.example.com`,
+    `${"abcdefghi.".repeat(25)}example`,
+    "1.2.3.4",
+    "ex%41.example.com",
+    "a.example.com/path",
+    "sp ace.example.com",
+  ])("%p is rejected", (input) => {
+    expect(problemsOf({ EXTERNAL_DOMAIN: input })).toEqual([
+      expect.stringMatching(/^EXTERNAL_DOMAIN: /),
+    ]);
+  });
+
+  test("all four domains map to their fields", () => {
+    const config = load({
+      INTERNAL_DOMAIN: "int.example.com",
+      EXTERNAL_DOMAIN: "ext.example.com",
+      IPV6_DOMAIN: "v6.example.com",
+      COMBINED_DOMAIN: "all.example.com",
+    });
+    expect(config.domains).toEqual({
+      internal: "int.example.com",
+      external: "ext.example.com",
+      ipv6: "v6.example.com",
+      combined: "all.example.com",
+    });
+  });
+});
+
+describe("numbers and booleans", () => {
+  test.each([
+    ["RECORD_TTL", "1", "ttl", 1],
+    ["RECORD_TTL", "60", "ttl", 60],
+    ["RECORD_TTL", "86400", "ttl", 86400],
+    ["RECORD_TTL", "0120", "ttl", 120],
+    ["BATCH_SIZE", "3500", "batchSize", 3500],
+    ["UPDATE_INTERVAL", "1", "updateIntervalSeconds", 1],
+    ["HEALTH_PORT", "65535", "healthPort", 65535],
+    ["STALE_THRESHOLD_SECONDS", "60", "staleThresholdSeconds", 60],
+    ["API_TIMEOUT_SECONDS", "300", "apiTimeoutSeconds", 300],
+    ["CLEANUP_INTERVAL_SECONDS", "1", "cleanupIntervalSeconds", 1],
+    ["DETECT_TIMEOUT_SECONDS", "60", "detectTimeoutSeconds", 60],
+  ] as const)("%s=%p gives %s %p", (name, value, key, expected) => {
+    expect(load({ ...DOMAIN, [name]: value })[key]).toBe(expected);
+  });
+
+  test.each([
+    "30",
+    "59",
+    "86401",
+    "1e3",
+    "12abc",
+    "0x10",
+    "-5",
+    "+60",
+    "1.5",
+    "120.0",
+    "99999999999999999999",
+    "Infinity",
+  ])("RECORD_TTL=%p is rejected and quoted back", (value) => {
+    expect(problemsOf({ ...DOMAIN, RECORD_TTL: value })).toEqual([
+      `RECORD_TTL: must be 1 (automatic) or 60-86400, got ${JSON.stringify(value)}`,
+    ]);
+  });
+
+  test.each([
+    ["true", true],
+    ["TRUE", true],
+    ["yes", true],
+    ["Yes", true],
+    ["1", true],
+    ["false", false],
+    ["No", false],
+    ["0", false],
+  ])("CF_PROXIED=%p is %p", (value, expected) => {
+    expect(load({ ...DOMAIN, CF_PROXIED: value }).proxied).toBe(expected);
+    expect(load({ ...DOMAIN, DEREGISTER_ON_STOP: value }).deregisterOnStop).toBe(expected);
+  });
+
+  test.each(["on", "2", "t", "truee"])("CF_PROXIED=%p is rejected", (value) => {
+    expect(problemsOf({ ...DOMAIN, CF_PROXIED: value })).toEqual([
+      expect.stringMatching(/^CF_PROXIED: /),
+    ]);
+  });
+
+  test("log level and format are case-insensitive choices", () => {
+    const config = load({ ...DOMAIN, LOG_LEVEL: "WARN", LOG_FORMAT: "Json" });
+    expect([config.logLevel, config.logFormat]).toEqual(["warn", "json"]);
+  });
+
+  test.each([["0123456789abcdef0123456789ABCDEF", "0123456789abcdef0123456789abcdef"]])(
+    "CF_ZONE_ID %p is stored as %p",
+    (value, expected) => {
+      expect(load({ ...DOMAIN, CF_ZONE_ID: value }).zoneId).toBe(expected);
+    },
+  );
+
+  test.each(["0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdeg"])(
+    "CF_ZONE_ID %p is rejected",
+    (value) => {
+      expect(problemsOf({ ...DOMAIN, CF_ZONE_ID: value })).toEqual([
+        expect.stringMatching(/^CF_ZONE_ID: /),
+      ]);
+    },
+  );
+});
+
+describe("CF_API_URL", () => {
+  test.each([
+    ["https://api.cloudflare.com/client/v4/", "https://api.cloudflare.com/client/v4"],
+    ["https://cf.example.com", "https://cf.example.com"],
+    ["http://127.0.0.1:8787", "http://127.0.0.1:8787"],
+    ["http://127.9.8.7:8787/client/v4/", "http://127.9.8.7:8787/client/v4"],
+    ["http://localhost:8080/api", "http://localhost:8080/api"],
+    ["HTTP://LOCALHOST:8080", "http://localhost:8080"],
+    ["http://[::1]:8080/", "http://[::1]:8080"],
+  ])("%p is accepted as %p", (value, expected) => {
+    expect(load({ ...DOMAIN, CF_API_URL: value }).apiUrl).toBe(expected);
+  });
+
+  test.each([
+    "http://api.cloudflare.com/client/v4",
+    "http://10.0.0.1:8080",
+    "http://localhost.example.com",
+    "http://[::2]:8080",
+    "ftp://127.0.0.1",
+    "api.cloudflare.com/client/v4",
+    "https://user:pass@api.cloudflare.com",
+    "https://api.cloudflare.com/client/v4?x=1",
+  ])("%p is rejected", (value) => {
+    expect(problemsOf({ ...DOMAIN, CF_API_URL: value })).toEqual([
+      expect.stringMatching(/^CF_API_URL: /),
+    ]);
+  });
+});
+
+describe("address sources", () => {
+  test.each([
+    ["auto", { kind: "auto" }],
+    ["interfaces", { kind: "interfaces" }],
+    ["HTTP", { kind: "http" }],
+    ["none", { kind: "none" }],
+    ["url:https://ip.example.net/plain", { kind: "url", url: "https://ip.example.net/plain" }],
+    ["url:http://127.0.0.1:9000/", { kind: "url", url: "http://127.0.0.1:9000/" }],
+    ["static:203.0.113.7", { kind: "static", addresses: ["203.0.113.7"] }],
+    [
+      "static: 203.0.113.7 , 198.51.100.1,203.0.113.7",
+      { kind: "static", addresses: ["203.0.113.7", "198.51.100.1"] },
+    ],
+  ])("EXTERNAL_IPV4_SOURCE=%p", (value, expected) => {
+    expect(load({ ...DOMAIN, EXTERNAL_IPV4_SOURCE: value }).ipv4Source).toEqual(expected as never);
+  });
+
+  test("static IPv6 addresses are stored in RFC 5952 form", () => {
+    const config = load({
+      ...DOMAIN,
+      EXTERNAL_IPV6_SOURCE: "static:2001:DB8:0:0:0:0:0:1,2001:db8:0:0:1:0:0:1",
+    });
+    expect(config.ipv6Source).toEqual({
+      kind: "static",
+      addresses: ["2001:db8::1", "2001:db8::1:0:0:1"],
+    });
+  });
+
+  test.each([
+    ["EXTERNAL_IPV4_SOURCE", "static:2001:db8::1"],
+    ["EXTERNAL_IPV4_SOURCE", "static:"],
+    ["EXTERNAL_IPV4_SOURCE", "static:10"],
+    ["EXTERNAL_IPV4_SOURCE", "static:010.0.0.1"],
+    ["EXTERNAL_IPV4_SOURCE", "static:256.0.0.1"],
+    ["EXTERNAL_IPV4_SOURCE", "url:ftp://example.com/ip"],
+    ["EXTERNAL_IPV4_SOURCE", "url:not a url"],
+    ["EXTERNAL_IPV4_SOURCE", "auto:1"],
+    ["EXTERNAL_IPV6_SOURCE", "static:203.0.113.7"],
+    ["EXTERNAL_IPV6_SOURCE", "static:fe80::1%eth0"],
+    ["EXTERNAL_IPV6_SOURCE", "static:::ffff:203.0.113.7"],
+    ["INTERNAL_IP_SOURCE", "http"],
+    ["INTERNAL_IP_SOURCE", "static:10.0.0.1,nope"],
+  ])("%s=%p is rejected", (name, value) => {
+    expect(problemsOf({ ...DOMAIN, [name]: value })).toEqual([
+      expect.stringMatching(new RegExp(`^${name}: `)),
+    ]);
+  });
+
+  test("INTERNAL_IP_SOURCE static takes both families", () => {
+    expect(
+      load({ ...DOMAIN, INTERNAL_IP_SOURCE: "static:10.1.2.3,FD00::5" }).internalSource,
+    ).toEqual({ kind: "static", addresses: ["10.1.2.3", "fd00::5"] });
+  });
+
+  test("each bad static address is its own problem", () => {
+    const problems = problemsOf({ ...DOMAIN, EXTERNAL_IPV4_SOURCE: "static:1.2.3,4.5.6.7,x" });
+    expect(problems).toEqual([expect.stringContaining('"1.2.3"'), expect.stringContaining('"x"')]);
+  });
+});
+
+describe("CIDRs and interface globs", () => {
+  test("IPv4 and IPv6 ranges, whitespace tolerated, host bits cleared", () => {
+    const { internalCidrs } = load({
+      ...DOMAIN,
+      INTERNAL_CIDRS: " 10.1.2.3/8 , fd00::/8,,100.64.0.0/10 ",
+    });
+    expect(internalCidrs.map(([a, p]) => `${a}/${p}`)).toEqual([
+      "10.0.0.0/8",
+      "fd00::/8",
+      "100.64.0.0/10",
+    ]);
+    expect(internalCidrs.map(([a]) => a.kind())).toEqual(["ipv4", "ipv6", "ipv4"]);
+  });
+
+  test.each([
+    "10.0.0.0/33",
+    "fd00::/129",
+    "10.0.0.0",
+    "10/8",
+    "garbage",
+    "10.0.0.0/8/8",
+    ",",
+    "10.0.0.0/x",
+  ])("INTERNAL_CIDRS=%p is rejected", (value) => {
+    expect(problemsOf({ ...DOMAIN, INTERNAL_CIDRS: value })).toEqual([
+      expect.stringMatching(/^INTERNAL_CIDRS: /),
+    ]);
+  });
+
+  test("globs are split and trimmed; EXCLUDE_INTERFACES=none excludes nothing", () => {
+    const config = load({
+      ...DOMAIN,
+      INTERFACES: "eth*, en?[0-9] ,wlan0,eth0:1",
+      EXCLUDE_INTERFACES: "none",
+    });
+    expect(config.interfaces).toEqual(["eth*", "en?[0-9]", "wlan0", "eth0:1"]);
+    expect(config.excludeInterfaces).toEqual([]);
+  });
+
+  test.each(["eth 0", "a/b", "eth[0", "{a,b}", "tab\there", "é*"])(
+    "INTERFACES=%p is rejected",
+    (value) => {
+      expect(
+        problemsOf({ ...DOMAIN, INTERFACES: value }).every((p) => p.startsWith("INTERFACES: ")),
+      ).toBe(true);
+    },
+  );
+});
+
+describe("INSTANCE_ID", () => {
+  test.each(["web-01", "a", "x".repeat(100), "host.example.com", "pod_7:abc#1"])(
+    "%p is accepted",
+    (id) => {
+      expect(load({ ...DOMAIN, INSTANCE_ID: id }).instanceId).toBe(id);
+    },
+  );
+
+  test.each(["web,01", 'web"01', "web\\01", "web 01", "web\t01", "x".repeat(101), "höst"])(
+    "%p is rejected",
+    (id) => {
+      expect(problemsOf({ ...DOMAIN, INSTANCE_ID: id })).toEqual([
+        expect.stringMatching(/^INSTANCE_ID: /),
+      ]);
+    },
+  );
+
+  test.each(["", "bad host", "x".repeat(101)])(
+    "an invalid hostname default %p is an INSTANCE_ID error",
+    (host) => {
+      const problems = problemsOf(DOMAIN, { hostname: () => host });
+      expect(problems).toEqual([
+        expect.stringMatching(/^INSTANCE_ID: .*host name.*set INSTANCE_ID/),
+      ]);
+    },
+  );
+
+  test("an explicit INSTANCE_ID makes the hostname irrelevant", () => {
+    expect(load({ ...DOMAIN, INSTANCE_ID: "ok" }, { hostname: () => "bad host" }).instanceId).toBe(
+      "ok",
+    );
+  });
+});
+
+describe("token", () => {
+  // Leave the shared logger as other test files expect it.
+  afterEach(() => mock.restore());
+
+  test("CF_API_TOKEN is used as given", () => {
+    const config = load({ ...DOMAIN, CF_API_TOKEN: "env-secret-abcdefghijklmnop" });
+    expect(config.token).toBe("env-secret-abcdefghijklmnop");
+    expect(requireToken(config)).toBe("env-secret-abcdefghijklmnop");
+  });
+
+  test("CF_API_TOKEN_FILE is read and trimmed, without a warning when private", () => {
+    const warn = spyOn(log, "warn");
+    const path = tokenFile("private", "  file-secret-abcdefghijklmnop\n", 0o600);
+    expect(load({ ...DOMAIN, CF_API_TOKEN_FILE: path }).token).toBe("file-secret-abcdefghijklmnop");
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  test.skipIf(process.platform === "win32")("a file readable by others warns to chmod 600", () => {
+    const warn = spyOn(log, "warn");
+    const path = tokenFile("shared", "shared-secret-abcdefghijklmnop\n", 0o644);
+    expect(load({ ...DOMAIN, CF_API_TOKEN_FILE: path }).token).toBe(
+      "shared-secret-abcdefghijklmnop",
+    );
+    expect(warn).toHaveBeenCalledTimes(1);
+    const message = String(warn.mock.calls[0]?.[0]);
+    expect(message).toContain("chmod 600");
+    expect(message).toContain(path);
+    expect(message).not.toContain("shared-secret");
+  });
+
+  test.each([
+    ["a missing file", join(dir, "nope"), /CF_API_TOKEN_FILE: cannot read .*nope.*ENOENT/],
+    ["a directory", dir, /CF_API_TOKEN_FILE: cannot read .*EISDIR/],
+    ["an empty file", tokenFile("empty", " \n"), /CF_API_TOKEN_FILE: .*empty/],
+  ])("%s is an error naming the variable and path", (_, path, pattern) => {
+    expect(problemsOf({ ...DOMAIN, CF_API_TOKEN_FILE: path })).toEqual([
+      expect.stringMatching(pattern),
+    ]);
+  });
+
+  test("both set is an error, even when the file is missing", () => {
+    const path = tokenFile("both", "both-secret-abcdefghijklmnop");
+    for (const file of [path, join(dir, "absent")]) {
+      const problems = problemsOf({
+        ...DOMAIN,
+        CF_API_TOKEN: "env-both-abcdefghijklmn",
+        CF_API_TOKEN_FILE: file,
+      });
+      expect(problems).toContainEqual(expect.stringMatching(/^CF_API_TOKEN: .*CF_API_TOKEN_FILE/));
+    }
+  });
+
+  test("the token never appears in a problem", () => {
+    const inFile = "file-leak-ABCDEFGHIJ 0123456789";
+    const path = tokenFile("malformed", `${inFile}\n`);
+    const cases: LoadOptions["env"][] = [
+      { ...DOMAIN, CF_API_TOKEN: "env-leak abcdefghijklmnop" },
+      { ...DOMAIN, CF_API_TOKEN_FILE: path },
+      // A token pasted into the wrong variable is redacted when quoted back.
+      {
+        ...DOMAIN,
+        CF_API_TOKEN: "env-leak-2-abcdefghijklmnop",
+        CF_ZONE_ID: "env-leak-2-abcdefghijklmnop",
+      },
+    ];
+    for (const env of cases) {
+      const text = problemsOf(env).join("\n");
+      expect(text.length).toBeGreaterThan(0);
+      expect(text).not.toContain("leak");
+    }
+  });
+
+  test("requireToken without a token names both variables", () => {
+    expect(() => requireToken(load(DOMAIN))).toThrow(ConfigError);
+    expect(() => requireToken(load(DOMAIN))).toThrow(/CF_API_TOKEN.*CF_API_TOKEN_FILE/);
+  });
+});
