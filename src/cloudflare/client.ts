@@ -1,0 +1,205 @@
+/**
+ * The Cloudflare API as dynip uses it. The only module that speaks HTTP: commands receive a
+ * client, so tests hand them one pointed at a local fake.
+ */
+import { CloudflareResponseError, DynipError } from "../errors.ts";
+import { batchBody, chunkBatch, mergeBatchResults, recordBody } from "./batch.ts";
+import {
+  BatchResultSchema,
+  DeletedSchema,
+  DnsRecordListSchema,
+  DnsRecordSchema,
+  TokenSchema,
+  ZoneListSchema,
+} from "./schemas.ts";
+import { createTransport, type RequestInfo, type Transport } from "./transport.ts";
+import type { BatchOperations, BatchResult, DnsRecord, ListFilter, RecordInput } from "./types.ts";
+
+export { CloudflareQuotaError, RECORD_QUOTA_CODE } from "./api-error.ts";
+export type { RequestInfo } from "./transport.ts";
+
+export interface ClientOptions {
+  /** e.g. https://api.cloudflare.com/client/v4 (a trailing slash is fine) */
+  apiUrl: string;
+  /** Bearer token; registered as a secret so no log line or error ever shows it. */
+  token?: string;
+  /** Per attempt, body included (API_TIMEOUT_SECONDS). */
+  timeoutMs: number;
+  /** Attempts after the first; default 3. */
+  retries?: number;
+  /** Backoff base; default 500. */
+  baseDelayMs?: number;
+  /** Backoff cap; default 8000. */
+  maxDelayMs?: number;
+  /** Longest `Retry-After` honoured; default 60,000. Longer: the request fails at once. */
+  maxRetryAfterMs?: number;
+  /** No retry starts later than this after the first attempt; default 120,000. */
+  maxElapsedMs?: number;
+  /** Operations per batch request (BATCH_SIZE). */
+  batchSize: number;
+  /** Records per list page; default 5000. */
+  perPage?: number;
+  /** Called after every attempt, retries included: for metrics and request counting. */
+  onRequest?: (info: RequestInfo) => void;
+}
+
+export interface CloudflareClient {
+  /** Every record matching the filter, all pages. */
+  listRecords(zoneId: string, filter: ListFilter): Promise<DnsRecord[]>;
+  createRecord(zoneId: string, record: RecordInput): Promise<DnsRecord>;
+  patchRecord(zoneId: string, id: string, record: RecordInput): Promise<DnsRecord>;
+  deleteRecord(zoneId: string, id: string): Promise<void>;
+  /** One request per `batchSize` operations, in Cloudflare's order; no request when empty. */
+  batch(zoneId: string, ops: BatchOperations): Promise<BatchResult>;
+  /** The zone holding `domain`, longest suffix first (a.b.example.com, b.example.com, example.com). */
+  findZoneId(domain: string): Promise<string>;
+  verifyToken(): Promise<{ id: string; status: string }>;
+  /** `Date` of the last answer: Cloudflare's clock, against which record ages are measured. */
+  lastServerDate(): Date | undefined;
+}
+
+/** Far beyond any plan's record quota at 5,000 a page; more means the server is misbehaving. */
+const MAX_PAGES = 200;
+
+const FILTER_PARAMS = {
+  name: "name.exact",
+  nameEndsWith: "name.endswith",
+  nameStartsWith: "name.startswith",
+  type: "type",
+  match: "match",
+} as const satisfies Record<keyof ListFilter, string>;
+
+export function createCloudflareClient(options: ClientOptions): CloudflareClient {
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
+    throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
+  }
+  const transport = createTransport({
+    apiUrl: options.apiUrl,
+    token: options.token,
+    timeoutMs: options.timeoutMs,
+    retries: options.retries ?? 3,
+    baseDelayMs: options.baseDelayMs ?? 500,
+    maxDelayMs: options.maxDelayMs ?? 8000,
+    maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
+    maxElapsedMs: options.maxElapsedMs ?? 120_000,
+    onRequest: options.onRequest,
+  });
+  const perPage = options.perPage ?? 5000;
+  const records = (zoneId: string) => `/zones/${encodeURIComponent(zoneId)}/dns_records`;
+  const record = (zoneId: string, id: string) => `${records(zoneId)}/${encodeURIComponent(id)}`;
+
+  return {
+    listRecords: (zoneId, filter) =>
+      listAll(transport, records(zoneId), filterQuery(filter), perPage),
+
+    async createRecord(zoneId, input) {
+      const body = recordBody(input);
+      const path = records(zoneId);
+      return (await transport.send({ method: "POST", path, body, result: DnsRecordSchema })).result;
+    },
+
+    async patchRecord(zoneId, id, input) {
+      const body = recordBody(input);
+      const path = record(zoneId, id);
+      return (await transport.send({ method: "PATCH", path, body, result: DnsRecordSchema }))
+        .result;
+    },
+
+    async deleteRecord(zoneId, id) {
+      await transport.send({ method: "DELETE", path: record(zoneId, id), result: DeletedSchema });
+    },
+
+    async batch(zoneId, ops) {
+      const results: BatchResult[] = [];
+      // Sequential: chunk n+1 may patch what chunk n created, and a failure stops the rest.
+      for (const chunk of chunkBatch(ops, options.batchSize)) {
+        const answer = await transport.send({
+          method: "POST",
+          path: `${records(zoneId)}/batch`,
+          body: batchBody(chunk),
+          result: BatchResultSchema,
+        });
+        results.push(answer.result);
+      }
+      return mergeBatchResults(results);
+    },
+
+    findZoneId: (domain) => findZoneId(transport, domain),
+
+    async verifyToken() {
+      return (
+        await transport.send({ method: "GET", path: "/user/tokens/verify", result: TokenSchema })
+      ).result;
+    },
+
+    lastServerDate: transport.lastServerDate,
+  };
+}
+
+function filterQuery(filter: ListFilter): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [key, param] of Object.entries(FILTER_PARAMS)) {
+    const value = filter[key as keyof ListFilter];
+    if (value !== undefined) query[param] = value;
+  }
+  return query;
+}
+
+/**
+ * Follows `total_pages`. A listing that would be cut short is an error, never a partial
+ * answer: cleanup reading half a zone would take live addresses for ones without heartbeat.
+ */
+async function listAll(
+  transport: Transport,
+  path: string,
+  filter: Record<string, string>,
+  perPage: number,
+): Promise<DnsRecord[]> {
+  const byId = new Map<string, DnsRecord>();
+  const inconsistent = (problem: string) =>
+    new CloudflareResponseError(`inconsistent paging: ${problem}`, 200, `GET ${path}`);
+  for (let page = 1; ; page++) {
+    const query = { ...filter, page: String(page), per_page: String(perPage) };
+    const { result, totalPages } = await transport.send({
+      method: "GET",
+      path,
+      query,
+      result: DnsRecordListSchema,
+    });
+    const before = byId.size;
+    for (const found of result) byId.set(found.id, found);
+    // Without result_info an empty page is the only end marker; Cloudflare always sends it.
+    if (result.length === 0 || (totalPages !== undefined && page >= totalPages)) {
+      return [...byId.values()];
+    }
+    if (byId.size === before) throw inconsistent(`page ${page} only repeats earlier records`);
+    if (page >= MAX_PAGES || (totalPages ?? 0) > MAX_PAGES) {
+      throw inconsistent(`more than ${MAX_PAGES} pages of ${perPage} records`);
+    }
+  }
+}
+
+/** a.b.example.com → [a.b.example.com, b.example.com, example.com]; a lone TLD is never tried. */
+export function zoneCandidates(domain: string): string[] {
+  const labels = domain.toLowerCase().replace(/\.$/, "").split(".").filter(Boolean);
+  const count = Math.max(1, labels.length - 1);
+  return Array.from({ length: count }, (_, i) => labels.slice(i).join("."));
+}
+
+async function findZoneId(transport: Transport, domain: string): Promise<string> {
+  const candidates = zoneCandidates(domain);
+  for (const name of candidates) {
+    const { result } = await transport.send({
+      method: "GET",
+      path: "/zones",
+      query: { name },
+      result: ZoneListSchema,
+    });
+    const zone = result.find((z) => z.name.toLowerCase() === name);
+    if (zone) return zone.id;
+  }
+  throw new DynipError(
+    `no Cloudflare zone found for ${domain} (tried ${candidates.join(", ")}); set CF_ZONE_ID, ` +
+      "or give the token the Zone → Zone → Read permission",
+  );
+}

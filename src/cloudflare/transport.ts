@@ -1,0 +1,207 @@
+/**
+ * One Cloudflare API call: send, retry, read the envelope, check the result's shape. Every way
+ * this can go wrong ends as one of the three Cloudflare errors of src/errors.ts.
+ */
+import { FetchError, ofetch } from "ofetch";
+import * as v from "valibot";
+import { CloudflareNetworkError, CloudflareResponseError } from "../errors.ts";
+import { log, redact, registerSecret } from "../log.ts";
+import { apiError } from "./api-error.ts";
+import { backoffDelay, isRetryableStatus, parseRetryAfter } from "./retry.ts";
+import { describeIssues, type Envelope, EnvelopeSchema } from "./schemas.ts";
+
+export interface RequestInfo {
+  method: string;
+  /** Path without the query, so metrics can group by it. */
+  path: string;
+  /** null when no answer came (connection failed, timed out). */
+  status: number | null;
+  /** Why no answer came. */
+  error?: string;
+}
+
+export interface TransportOptions {
+  apiUrl: string;
+  token?: string;
+  timeoutMs: number;
+  retries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A longer `Retry-After` is not waited for: the request fails and the next pass tries again. */
+  maxRetryAfterMs: number;
+  /** No retry starts later than this after the first attempt. */
+  maxElapsedMs: number;
+  onRequest?: (info: RequestInfo) => void;
+}
+
+export interface RequestSpec<T> {
+  method: "GET" | "POST" | "PATCH" | "DELETE";
+  path: string;
+  query?: Record<string, string>;
+  body?: Body;
+  /** Shape of the envelope's `result`. */
+  result: v.GenericSchema<unknown, T>;
+}
+
+export interface Answer<T> {
+  result: T;
+  totalPages?: number;
+}
+
+export interface Transport {
+  send<T>(spec: RequestSpec<T>): Promise<Answer<T>>;
+  lastServerDate(): Date | undefined;
+}
+
+type Body = Record<string, unknown> | undefined;
+
+type Outcome =
+  | { kind: "answer"; status: number; headers: Headers; text: string }
+  | { kind: "no-answer"; reason: string };
+
+export function createTransport(options: TransportOptions): Transport {
+  if (options.token) registerSecret(options.token);
+  // ofetch sends one attempt; retries are ours. Its own retry reuses the first attempt's aborted
+  // signal (so a retried timeout fails at once) and cannot honour Retry-After or a time budget.
+  const http = ofetch.create({
+    baseURL: options.apiUrl,
+    headers: {
+      accept: "application/json",
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+    },
+    retry: false,
+    ignoreResponseError: true,
+    responseType: "text",
+  });
+  let serverDate: Date | undefined;
+
+  async function attempt(method: string, url: string, body: Body): Promise<Outcome> {
+    try {
+      // The signal, unlike ofetch's `timeout`, also bounds reading the body.
+      const response = await http.raw<string, "text">(url, {
+        method,
+        body,
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      const text = response._data ?? "";
+      return { kind: "answer", status: response.status, headers: response.headers, text };
+    } catch (error) {
+      return { kind: "no-answer", reason: describeFailure(error, options.timeoutMs) };
+    }
+  }
+
+  async function observed(method: string, path: string, url: string, body: Body) {
+    const started = performance.now();
+    const outcome = await attempt(method, url, body);
+    const ms = Math.round(performance.now() - started);
+    if (outcome.kind === "answer") {
+      serverDate = dateHeader(outcome.headers) ?? serverDate;
+      log.debug(`cloudflare ${method} ${url} -> ${outcome.status} in ${ms} ms`);
+      options.onRequest?.({ method, path, status: outcome.status });
+    } else {
+      log.debug(`cloudflare ${method} ${url} -> no answer in ${ms} ms: ${outcome.reason}`);
+      options.onRequest?.({ method, path, status: null, error: outcome.reason });
+    }
+    return outcome;
+  }
+
+  /** Milliseconds to wait before the next attempt, or undefined to stop with this outcome. */
+  function retryWait(outcome: Outcome, attempts: number): number | undefined {
+    if (attempts > options.retries) return undefined;
+    if (outcome.kind === "no-answer") return backoffDelay(attempts, options);
+    if (!isRetryableStatus(outcome.status)) return undefined;
+    // An HTTP-date is read against the server's clock, so a skewed local clock cannot stretch it.
+    const now = dateHeader(outcome.headers)?.getTime() ?? Date.now();
+    const asked = parseRetryAfter(outcome.headers.get("retry-after"), now);
+    if (asked === undefined) return backoffDelay(attempts, options);
+    return asked <= options.maxRetryAfterMs ? asked : undefined;
+  }
+
+  // Every method is retried, POST included: a create or batch whose answer was lost may be sent
+  // twice. Cloudflare applies a batch atomically, and the second copy then fails with 81058
+  // (identical record exists) or 81044 (record does not exist), which callers already handle
+  // by re-reading and re-planning; giving up instead would fail the pass on every network blip.
+  async function exchange(method: string, path: string, url: string, body: Body) {
+    const started = performance.now();
+    for (let attempts = 1; ; attempts++) {
+      const outcome = await observed(method, path, url, body);
+      const wait = retryWait(outcome, attempts);
+      const tooLate =
+        wait !== undefined && performance.now() - started + wait > options.maxElapsedMs;
+      if (wait === undefined || tooLate) return { outcome, attempts };
+      log.warn(
+        `cloudflare ${method} ${path}: ${describeOutcome(outcome)}; retrying in ${wait} ms ` +
+          `(attempt ${attempts + 1} of ${options.retries + 1})`,
+      );
+      await Bun.sleep(wait);
+    }
+  }
+
+  async function send<T>(spec: RequestSpec<T>): Promise<Answer<T>> {
+    const label = `${spec.method} ${spec.path}`;
+    const query = spec.query ? new URLSearchParams(spec.query).toString() : "";
+    const url = query ? `${spec.path}?${query}` : spec.path;
+    const { outcome, attempts } = await exchange(spec.method, spec.path, url, spec.body);
+    const after = attempts > 1 ? ` after ${attempts} attempts` : "";
+    if (outcome.kind === "no-answer") {
+      throw new CloudflareNetworkError(`no answer${after}: ${outcome.reason}`, label);
+    }
+    const envelope = readEnvelope(outcome, label, after);
+    if (!envelope.success || outcome.status >= 400) {
+      throw apiError(outcome.status, envelope.errors, label);
+    }
+    const parsed = v.safeParse(spec.result, envelope.result);
+    if (!parsed.success) {
+      const problem = `unexpected answer${after}: ${describeIssues(parsed.issues, "result")}`;
+      throw new CloudflareResponseError(redact(problem), outcome.status, label);
+    }
+    return { result: parsed.output, totalPages: envelope.result_info?.total_pages };
+  }
+
+  return { send, lastServerDate: () => serverDate };
+}
+
+function readEnvelope(
+  answer: Extract<Outcome, { kind: "answer" }>,
+  label: string,
+  after: string,
+): Envelope {
+  const fail = (problem: string) =>
+    new CloudflareResponseError(redact(`${problem}${after}`), answer.status, label);
+  const type = answer.headers.get("content-type") ?? "";
+  let json: unknown;
+  try {
+    json = JSON.parse(answer.text);
+  } catch {
+    if (!type.includes("json")) throw fail(`expected JSON, got ${type || "no content type"}`);
+    if (answer.text.trim() === "") throw fail("expected JSON, got an empty answer");
+    throw fail("invalid JSON (the answer looks cut off)");
+  }
+  const parsed = v.safeParse(EnvelopeSchema, json);
+  if (!parsed.success) {
+    throw fail(`not a Cloudflare API envelope (${describeIssues(parsed.issues, "answer")})`);
+  }
+  return parsed.output;
+}
+
+function describeOutcome(outcome: Outcome): string {
+  return outcome.kind === "answer" ? `HTTP ${outcome.status}` : outcome.reason;
+}
+
+/** A short reason without ofetch's FetchError text, which repeats the URL and options. */
+function describeFailure(error: unknown, timeoutMs: number): string {
+  const root = error instanceof FetchError && error.cause !== undefined ? error.cause : error;
+  if (!(root instanceof Error)) return redact(String(root));
+  if (root.name === "TimeoutError" || root.name === "AbortError") {
+    return `timed out after ${timeoutMs} ms`;
+  }
+  const code = (root as { code?: unknown }).code;
+  const withCode = typeof code === "string" && !root.message.includes(code);
+  return redact(withCode ? `${code}: ${root.message}` : root.message);
+}
+
+function dateHeader(headers: Headers): Date | undefined {
+  const value = headers.get("date");
+  const date = value ? new Date(value) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? date : undefined;
+}
