@@ -1,0 +1,75 @@
+import { hostname } from "node:os";
+import { type CloudflareClient, createCloudflareClient } from "../cloudflare/client.ts";
+import { type Config, loadConfig } from "../config.ts";
+import { detect } from "../ip/detect.ts";
+import type { Detection } from "../ip/types.ts";
+import { configureLogger } from "../log.ts";
+import { flagOverrides } from "./args.ts";
+
+/** Validates environment + flags (exit 2 on any problem, before any request) and sets up logging. */
+export function configFrom(args: Record<string, unknown>): Config {
+  const config = loadConfig({ env: process.env, overrides: flagOverrides(args), hostname });
+  configureLogger({ level: config.logLevel, format: config.logFormat });
+  return config;
+}
+
+export function clientFor(config: Config, token: string): CloudflareClient {
+  return createCloudflareClient({
+    apiUrl: config.apiUrl,
+    token,
+    timeoutMs: config.apiTimeoutSeconds * 1000,
+    batchSize: config.batchSize,
+  });
+}
+
+/**
+ * Detects only what some managed domain publishes: with INTERNAL_DOMAIN alone no echo
+ * service is asked for a public address, so a LAN-only host needs no internet.
+ */
+export function detectorFor(config: Config): () => Promise<Detection> {
+  const { internal, external, ipv6, combined } = config.domains;
+  const none = { kind: "none" } as const;
+  return () =>
+    detect({
+      internalSource: internal || combined ? config.internalSource : none,
+      ipv4Source: external || combined ? config.ipv4Source : none,
+      ipv6Source: ipv6 || combined ? config.ipv6Source : none,
+      internalCidrs: config.internalCidrs,
+      include: config.interfaces,
+      exclude: config.excludeInterfaces,
+      timeoutMs: config.detectTimeoutSeconds * 1000,
+    });
+}
+
+/** Resolves after `ms`, or at once when the signal fires. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * SIGTERM/SIGINT end a long-lived command after its current pass, with exit 0. The
+ * handlers matter doubly as PID 1 in a container, where unhandled SIGTERM is ignored.
+ * A second signal does not wait any longer.
+ */
+export function stopSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (name: string) => {
+    if (controller.signal.aborted) {
+      process.exit(0);
+    }
+    controller.abort();
+    process.stderr.write(`received ${name}: finishing the current pass, then exiting\n`);
+  };
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  return controller.signal;
+}

@@ -1,0 +1,41 @@
+import type { CloudflareClient } from "./cloudflare/client.ts";
+import type { DnsRecord } from "./cloudflare/types.ts";
+
+/**
+ * Where each managed domain lives. With CF_ZONE_ID every domain is in that zone;
+ * otherwise each domain's zone is looked up once (longest suffix first) and remembered.
+ */
+export function createZoneResolver(client: CloudflareClient, zoneId: string | undefined) {
+  const known = new Map<string, string>();
+  return async (domain: string): Promise<string> => {
+    if (zoneId) return zoneId;
+    let id = known.get(domain);
+    if (!id) {
+      id = await client.findZoneId(domain);
+      known.set(domain, id);
+    }
+    return id;
+  };
+}
+
+/** The managed domain a record name belongs to: `D` itself or `<one label>.D`. */
+export function domainOf(name: string, domains: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  if (domains.includes(lower)) return lower;
+  const parent = lower.slice(lower.indexOf(".") + 1);
+  return lower.startsWith("_heartbeat-") && domains.includes(parent) ? parent : undefined;
+}
+
+/**
+ * Reads the managed names of one domain with one list (paged): `D` and `_heartbeat-*.D`.
+ * `name.endswith` also returns look-alikes (`xinternal.example.com`) and deeper names;
+ * they are dropped here so nothing downstream can ever touch them.
+ */
+export async function readDomain(
+  client: CloudflareClient,
+  zoneId: string,
+  domain: string,
+): Promise<DnsRecord[]> {
+  const records = await client.listRecords(zoneId, { nameEndsWith: domain });
+  return records.filter((r) => domainOf(r.name, [domain]) === domain);
+}

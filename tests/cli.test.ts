@@ -1,0 +1,115 @@
+/** The CLI as a user meets it: exit codes, configuration errors, logs and the token. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { runCli } from "./support/cli.ts";
+import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+
+let fake: FakeCloudflare;
+beforeAll(async () => {
+  fake = await startFakeCloudflare();
+});
+afterAll(async () => {
+  await fake.stop();
+});
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    CF_API_URL: fake.url,
+    CF_API_TOKEN: fake.token,
+    CF_ZONE_ID: fake.zone.id,
+    INSTANCE_ID: "web-01",
+    INTERNAL_DOMAIN: "internal.example.com",
+    INTERNAL_IP_SOURCE: "static:192.168.1.10",
+    ...extra,
+  };
+}
+
+const BAD: [string, string][] = [
+  ["INTERNAL_DOMAIN", "not a domain"],
+  ["INTERNAL_CIDRS", "10.0.0.0/33"],
+  ["EXCLUDE_INTERFACES", "eth 0"],
+  ["INTERNAL_IP_SOURCE", "static:300.1.1.1"],
+  ["EXTERNAL_IPV4_SOURCE", "static:2001:db8::1"],
+  ["EXTERNAL_IPV6_SOURCE", "sometimes"],
+  ["INSTANCE_ID", "web,01"],
+  ["RECORD_TTL", "30"],
+  ["CF_PROXIED", "maybe"],
+  ["CF_ZONE_ID", "xyz"],
+  ["CF_API_URL", "http://api.example.com/client/v4"],
+  ["API_TIMEOUT_SECONDS", "1e3"],
+  ["BATCH_SIZE", "0"],
+  ["UPDATE_INTERVAL", "-1"],
+  ["STALE_THRESHOLD_SECONDS", "10"],
+  ["HEALTH_PORT", "70000"],
+  ["LOG_LEVEL", "loud"],
+  ["LOG_FORMAT", "xml"],
+  ["CF_API_TOKEN_FILE", "/nonexistent/token"],
+];
+
+describe("configuration errors", () => {
+  test.each(BAD)("%s=%s exits 2, names the variable and sends nothing", async (name, value) => {
+    fake.resetRequests();
+    const overrides: Record<string, string> = { [name]: value };
+    const base = env();
+    if (name === "CF_API_TOKEN_FILE") delete base.CF_API_TOKEN;
+    const result = await runCli(["update"], { ...base, ...overrides });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${name}:`);
+    expect(fake.requests).toEqual([]);
+  });
+
+  test("every problem is listed at once", async () => {
+    const result = await runCli(
+      ["update"],
+      env({ RECORD_TTL: "5", LOG_LEVEL: "loud", BATCH_SIZE: "x" }),
+    );
+    expect(result.code).toBe(2);
+    for (const name of ["RECORD_TTL", "LOG_LEVEL", "BATCH_SIZE"])
+      expect(result.stderr).toContain(name);
+  });
+
+  test("no managed domain is an error; so is an unknown flag", async () => {
+    const { INTERNAL_DOMAIN: _, ...noDomain } = env();
+    const none = await runCli(["update"], noDomain);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("no managed domain");
+    const typo = await runCli(["update", "--dryrun"], env());
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("--dryrun");
+  });
+
+  test("flags override the environment", async () => {
+    fake.resetRequests();
+    const result = await runCli(["update", "--dry-run", "--instance-id", "from-flag"], env());
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(',from-flag"');
+  });
+});
+
+describe("logging and the token", () => {
+  test("the token appears nowhere, even at debug level and on auth errors", async () => {
+    const ok = await runCli(["update"], env({ LOG_LEVEL: "debug" }));
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toContain("DEBUG"); // debug really was on
+    const wrong = `${fake.token.slice(0, 20)}WRONGWRONGWRONGWRONG`;
+    const denied = await runCli(["update"], env({ LOG_LEVEL: "debug", CF_API_TOKEN: wrong }));
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain("9109");
+    for (const out of [ok.stdout, ok.stderr, denied.stdout, denied.stderr]) {
+      expect(out).not.toContain(fake.token);
+      expect(out).not.toContain(wrong);
+      expect(out).not.toContain(fake.token.slice(0, 8)); // not even a prefix
+    }
+  });
+
+  test("LOG_FORMAT=json writes one JSON object per line on stderr", async () => {
+    const result = await runCli(["update"], env({ LOG_FORMAT: "json", LOG_LEVEL: "debug" }));
+    expect(result.code).toBe(0);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines.length).toBeGreaterThan(2);
+    for (const line of lines) {
+      const entry = JSON.parse(line) as { level: string; msg: string; time: string };
+      expect(typeof entry.msg).toBe("string");
+      expect(Date.parse(entry.time)).not.toBeNaN();
+    }
+  });
+});

@@ -1,0 +1,247 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { parseHeartbeat } from "../src/heartbeat.ts";
+import { CLI, cleanEnv, runCli } from "./support/cli.ts";
+import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+
+const INTERNAL = "internal.example.com";
+const COMBINED = "all.example.com";
+
+let fake: FakeCloudflare;
+beforeEach(async () => {
+  fake = await startFakeCloudflare();
+});
+afterEach(async () => {
+  await fake.stop();
+});
+
+/** The environment of one host: static addresses stand in for its interfaces. */
+function host(instance: string, internal: string, extra: Record<string, string> = {}) {
+  return {
+    CF_API_URL: fake.url,
+    CF_API_TOKEN: fake.token,
+    CF_ZONE_ID: fake.zone.id,
+    INSTANCE_ID: instance,
+    INTERNAL_DOMAIN: INTERNAL,
+    COMBINED_DOMAIN: COMBINED,
+    INTERNAL_IP_SOURCE: `static:${internal}`,
+    EXTERNAL_IPV4_SOURCE: "none",
+    EXTERNAL_IPV6_SOURCE: "none",
+    ...extra,
+  };
+}
+
+function contents(name: string, type: string): string[] {
+  return fake
+    .records()
+    .filter((r) => r.name === name && r.type === type)
+    .map((r) => r.content)
+    .sort();
+}
+
+function heartbeatOwner(ip: string, domain: string): string | undefined {
+  const hb = fake
+    .records()
+    .filter((r) => r.name === `_heartbeat-${ip.replaceAll(".", "-")}.${domain}`);
+  expect(hb.length).toBeLessThanOrEqual(1);
+  return hb[0] ? parseHeartbeat(hb[0].content)?.instanceId : undefined;
+}
+
+async function update(env: Record<string, string>, args: string[] = []) {
+  const result = await runCli(["update", ...args], env);
+  if (result.code !== 0) console.error(result.stderr);
+  return result;
+}
+
+describe("dynip update against the fake API", () => {
+  test("three hosts share the internal and combined names, each with its own heartbeat", async () => {
+    const hosts = [
+      host("web-01", "192.168.1.10"),
+      host("web-02", "192.168.1.11"),
+      host("web-03", "192.168.1.12"),
+    ];
+    for (const env of hosts) expect((await update(env)).code).toBe(0);
+
+    const ips = ["192.168.1.10", "192.168.1.11", "192.168.1.12"];
+    for (const domain of [INTERNAL, COMBINED]) {
+      expect(contents(domain, "A")).toEqual(ips);
+      ips.forEach((ip, i) => {
+        expect(heartbeatOwner(ip, domain)).toBe(`web-0${i + 1}`);
+      });
+      const hb = fake.records().find((r) => r.name === `_heartbeat-192-168-1-10.${domain}`);
+      // SPEC §1: quoted "unix seconds,instance id", on this host's clock.
+      expect(hb?.content).toMatch(/^"\d{10},web-01"$/);
+      expect(hb?.ttl).toBe(120);
+    }
+    expect(fake.schemaViolations).toEqual([]);
+
+    // A second round changes nothing but the heartbeats: no duplicates.
+    const before = fake.records().length;
+    for (const env of hosts) expect((await update(env)).code).toBe(0);
+    expect(fake.records().length).toBe(before);
+    expect(contents(INTERNAL, "A")).toEqual(ips);
+  });
+
+  test("a host that moves removes only its old address", async () => {
+    await update(host("web-01", "192.168.1.10"));
+    await update(host("web-02", "192.168.1.11"));
+    expect((await update(host("web-01", "192.168.1.20"))).code).toBe(0);
+
+    expect(contents(INTERNAL, "A")).toEqual(["192.168.1.11", "192.168.1.20"]);
+    expect(heartbeatOwner("192.168.1.10", INTERNAL)).toBeUndefined();
+    expect(heartbeatOwner("192.168.1.11", INTERNAL)).toBe("web-02");
+    expect(heartbeatOwner("192.168.1.20", INTERNAL)).toBe("web-01");
+  });
+
+  test("a failed external detection exits 1 and deletes nothing", async () => {
+    const env = host("edge-01", "192.168.1.30", { EXTERNAL_IPV4_SOURCE: "static:203.0.113.7" });
+    expect((await update(env)).code).toBe(0);
+    expect(contents(COMBINED, "A")).toEqual(["192.168.1.30", "203.0.113.7"]);
+
+    // An echo service that is not there: the source fails, which is not "no address".
+    const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+    const url = `http://127.0.0.1:${closed.port}/`;
+    closed.stop(true);
+    const failed = await runCli(["update"], { ...env, EXTERNAL_IPV4_SOURCE: `url:${url}` });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain("keeping the records it could have produced");
+    expect(failed.stderr).not.toMatch(/\n\s+at /); // no stack trace for an expected failure
+    expect(contents(COMBINED, "A")).toEqual(["192.168.1.30", "203.0.113.7"]);
+    expect(heartbeatOwner("203.0.113.7", COMBINED)).toBe("edge-01");
+  });
+
+  test("a steady one-shot pass costs at most 1 + number of managed domains requests", async () => {
+    const env = host("web-01", "192.168.1.10");
+    await update(env);
+    fake.resetRequests();
+    expect((await update(env)).code).toBe(0);
+    expect(fake.requests.length).toBeLessThanOrEqual(1 + 2);
+    expect(fake.requests.map((r) => `${r.method} ${r.path.replace(fake.zone.id, "Z")}`)).toEqual([
+      "GET /zones/Z/dns_records",
+      "GET /zones/Z/dns_records",
+      "POST /zones/Z/dns_records/batch",
+    ]);
+  });
+
+  test("without CF_ZONE_ID the zone is found from the managed domains", async () => {
+    const env: Record<string, string> = host("web-01", "192.168.1.10");
+    delete env.CF_ZONE_ID;
+    expect((await update(env)).code).toBe(0);
+    expect(contents(INTERNAL, "A")).toEqual(["192.168.1.10"]);
+    expect(
+      fake.requests.some((r) => r.path === "/zones" && r.query.get("name") === "example.com"),
+    ).toBe(true);
+  });
+
+  test("--deregister deletes this instance's records and nobody else's", async () => {
+    await update(host("web-01", "192.168.1.10"));
+    await update(host("web-02", "192.168.1.11"));
+    expect((await update(host("web-01", "192.168.1.10"), ["--deregister"])).code).toBe(0);
+    expect(contents(INTERNAL, "A")).toEqual(["192.168.1.11"]);
+    expect(contents(COMBINED, "A")).toEqual(["192.168.1.11"]);
+    expect(heartbeatOwner("192.168.1.10", INTERNAL)).toBeUndefined();
+  });
+
+  test("--dry-run prints the plan and writes nothing; without a token it sends nothing", async () => {
+    const env = host("web-01", "192.168.1.10");
+    const withToken = await runCli(["update", "--dry-run"], env);
+    expect(withToken.code).toBe(0);
+    expect(withToken.stdout).toContain(`would create A ${INTERNAL} 192.168.1.10`);
+    expect(fake.records()).toEqual([]);
+    expect(fake.requests.every((r) => r.method === "GET")).toBe(true);
+
+    fake.resetRequests();
+    const { CF_API_TOKEN: _, ...noToken } = env;
+    const preview = await runCli(["update", "--dry-run"], noToken);
+    expect(preview.code).toBe(0);
+    expect(preview.stdout).toContain(`would create TXT _heartbeat-192-168-1-10.${COMBINED}`);
+    expect(fake.requests).toEqual([]);
+  });
+
+  test("writing without a token is a configuration error, before any request", async () => {
+    const { CF_API_TOKEN: _, ...noToken } = host("web-01", "192.168.1.10");
+    const result = await runCli(["update"], noToken);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("CF_API_TOKEN");
+    expect(fake.requests).toEqual([]);
+  });
+
+  test("a refused batch endpoint falls back to one request per record", async () => {
+    fake.inject({
+      method: "POST",
+      path: /\/batch$/,
+      times: Infinity,
+      fault: { kind: "status", status: 405 },
+    });
+    expect((await update(host("web-01", "192.168.1.10"))).code).toBe(0);
+    expect(contents(INTERNAL, "A")).toEqual(["192.168.1.10"]);
+    expect(heartbeatOwner("192.168.1.10", INTERNAL)).toBe("web-01");
+    const posts = fake.requests.filter(
+      (r) => r.method === "POST" && r.path.endsWith("/dns_records"),
+    );
+    // heartbeat before address, for each domain
+    expect(posts.map((r) => (r.body as { type: string }).type)).toEqual(["TXT", "A", "TXT", "A"]);
+  });
+
+  test("a race with another writer (81058) is re-read and re-planned", async () => {
+    const env = host("web-01", "192.168.1.10");
+    // Hold our batch long enough for another host to publish the same address (a VIP
+    // moving between hosts) between our read and our write.
+    fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "delay", ms: 500 } });
+    const pass = update(env);
+    for (let i = 0; i < 100 && !fake.requests.some((r) => r.path.endsWith("/batch")); i++) {
+      await Bun.sleep(20);
+    }
+    fake.seed({ name: INTERNAL, type: "A", content: "192.168.1.10" });
+    const result = await pass;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("another writer changed the records first");
+    expect(fake.requests.filter((r) => r.path.endsWith("/batch")).length).toBe(2);
+    expect(contents(INTERNAL, "A")).toEqual(["192.168.1.10"]);
+    expect(heartbeatOwner("192.168.1.10", INTERNAL)).toBe("web-01");
+  });
+});
+
+describe("long-lived update", () => {
+  test("a steady pass costs one request and SIGTERM exits 0", async () => {
+    const env = host("web-01", "192.168.1.10", { UPDATE_INTERVAL: "1" });
+    const child = Bun.spawn([process.execPath, CLI, "update"], {
+      env: cleanEnv(env),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // Wait for the first pass (2 lists + 1 batch) and three steady passes.
+    const batches = () => fake.requests.filter((r) => r.path.endsWith("/batch")).length;
+    for (let i = 0; i < 100 && batches() < 4; i++) await Bun.sleep(100);
+    child.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    const seen = fake.requests.map(
+      (r) => `${r.method} ${r.path.endsWith("/batch") ? "batch" : "list"}`,
+    );
+    expect(seen.slice(0, 3)).toEqual(["GET list", "GET list", "POST batch"]);
+    // After the first pass every pass is exactly one request: the refresh batch.
+    expect(seen.slice(3).every((s) => s === "POST batch")).toBe(true);
+    expect(seen.length).toBeGreaterThanOrEqual(6);
+    const refresh = fake.requests.at(-1)?.body as { patches?: unknown[]; posts?: unknown[] };
+    expect(refresh.patches?.length).toBe(2);
+    expect(refresh.posts).toBeUndefined();
+  });
+
+  test("DEREGISTER_ON_STOP deletes this host's records on SIGTERM", async () => {
+    await update(host("web-02", "192.168.1.11"));
+    const env = host("web-01", "192.168.1.10", {
+      UPDATE_INTERVAL: "1",
+      DEREGISTER_ON_STOP: "true",
+    });
+    const child = Bun.spawn([process.execPath, CLI, "update"], {
+      env: cleanEnv(env),
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    for (let i = 0; i < 100 && contents(INTERNAL, "A").length < 2; i++) await Bun.sleep(100);
+    expect(contents(INTERNAL, "A")).toEqual(["192.168.1.10", "192.168.1.11"]);
+    child.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    expect(contents(INTERNAL, "A")).toEqual(["192.168.1.11"]);
+    expect(heartbeatOwner("192.168.1.11", INTERNAL)).toBe("web-02");
+  });
+});
