@@ -1,0 +1,109 @@
+/**
+ * HEALTH_PORT for `dynip cleanup`: /healthz for probes, /metrics for Prometheus (SPEC §4).
+ */
+import { DynipError } from "./errors.ts";
+import { log } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+
+export interface HealthServer {
+  /** The bound port: the chosen one when asked for port 0. */
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface HealthOptions {
+  /** 0 picks a free port (tests); the configuration allows 1-65535. */
+  port: number;
+  /** Default 0.0.0.0, so probes from outside the container reach it. */
+  hostname?: string;
+  metrics: Metrics;
+  /** CLEANUP_INTERVAL_SECONDS */
+  intervalSeconds: number;
+  /** Clock in milliseconds; default Date.now. */
+  now?: () => number;
+}
+
+/** A success older than this many intervals means cleanup has stopped working. */
+const INTERVALS_ALLOWED = 3;
+const PATHS = new Set(["/healthz", "/metrics"]);
+const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+const PLAIN_TEXT = "text/plain; charset=utf-8";
+
+export function startHealthServer(options: HealthOptions): HealthServer {
+  const now = options.now ?? Date.now;
+  const hostname = options.hostname ?? "0.0.0.0";
+  const check = healthCheck(options.metrics, options.intervalSeconds, now);
+  const server = serve(options.port, hostname, (request) => {
+    const { pathname } = new URL(request.url);
+    if (!PATHS.has(pathname)) return text(404, "not found\n");
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return text(405, "method not allowed\n", { Allow: "GET, HEAD" });
+    }
+    if (pathname === "/metrics") return text(200, options.metrics.render(), {}, PROMETHEUS_TEXT);
+    const problem = check();
+    return problem === undefined ? text(200, "ok\n") : text(503, `${problem}\n`);
+  });
+  return {
+    port: server.port ?? options.port,
+    stop: () => server.stop(true),
+  };
+}
+
+/**
+ * Healthy while the last success is at most 3 intervals old. Before the first success the
+ * server's start counts instead: the first cycle may take a while (retries, a slow API), and
+ * a liveness probe failing then would kill the pod before it ever had a chance to succeed.
+ * Returns why the server is unhealthy, or undefined when it is healthy.
+ */
+function healthCheck(metrics: Metrics, intervalSeconds: number, now: () => number) {
+  const startedAt = now();
+  const limitMs = INTERVALS_ALLOWED * intervalSeconds * 1000;
+  const limit = `limit ${INTERVALS_ALLOWED} intervals = ${seconds(limitMs)}`;
+  return (): string | undefined => {
+    const last = metrics.lastSuccess()?.getTime();
+    const age = now() - (last ?? startedAt);
+    if (age <= limitMs) return undefined;
+    return last === undefined
+      ? `no successful cleanup cycle in the ${seconds(age)} since start (${limit})`
+      : `last successful cleanup cycle ${seconds(age)} ago (${limit})`;
+  };
+}
+
+function serve(port: number, hostname: string, fetch: (request: Request) => Response) {
+  try {
+    return Bun.serve({
+      port,
+      hostname,
+      fetch,
+      // A failing render must not show a stack trace to whoever can reach the port.
+      error(error) {
+        log.error("health server:", error);
+        return text(500, "internal error\n");
+      },
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new DynipError(
+      `cannot serve health checks on ${hostname}:${port} (${reason}); choose another HEALTH_PORT`,
+      1,
+      { cause: error },
+    );
+  }
+}
+
+function text(
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+  type = PLAIN_TEXT,
+): Response {
+  // no-store: a cached "ok" would hide a cleanup that has stopped.
+  return new Response(body, {
+    status,
+    headers: { "Content-Type": type, "Cache-Control": "no-store", ...headers },
+  });
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)}s`;
+}

@@ -1,0 +1,110 @@
+/**
+ * The counters `dynip cleanup` exposes on /metrics, rendered by hand in the Prometheus text
+ * format 0.0.4: a handful of counters does not justify a client library.
+ */
+
+export type CycleResult = "success" | "failure";
+export type DeletedType = "A" | "AAAA" | "TXT";
+
+export interface Metrics {
+  /** Counts a finished cycle; a success also becomes the last success time. */
+  cycle(result: CycleResult, at: Date): void;
+  deleted(count: number, type: DeletedType): void;
+  /** Shaped like `ClientOptions.onRequest`: a null status or an error means no answer came. */
+  request(info: { method: string; status: number | null; error?: string }): void;
+  lastSuccess(): Date | undefined;
+  /** Prometheus text exposition format 0.0.4. */
+  render(): string;
+}
+
+type Labels = Record<string, string>;
+
+interface Family {
+  name: string;
+  /** Fixed text without backslash or line feed, so it needs no escaping. */
+  help: string;
+  type: "counter" | "gauge";
+  /** Samples by their rendered label set, so equal labels add up. */
+  samples: Map<string, number>;
+}
+
+export function createMetrics(): Metrics {
+  const cycles = family("dynip_cleanup_cycles_total", "counter", "Cleanup cycles by result.");
+  const deleted = family("dynip_records_deleted_total", "counter", "DNS records deleted by type.");
+  const requests = family(
+    "dynip_api_requests_total",
+    "counter",
+    "Cloudflare API requests (retries included) by method and status; status is error when no answer came.",
+  );
+  const errors = family(
+    "dynip_api_errors_total",
+    "counter",
+    "Cloudflare API requests that got no answer or an HTTP status of 400 or more.",
+  );
+  // Zero samples from the start, so rate() and alerts see the series before the first event.
+  for (const result of ["success", "failure"]) add(cycles, { result }, 0);
+  for (const type of ["A", "AAAA", "TXT"]) add(deleted, { type }, 0);
+  add(errors, {}, 0);
+  let last: Date | undefined;
+
+  return {
+    cycle(result, at) {
+      add(cycles, { result }, 1);
+      if (result === "success") last = at;
+    },
+    deleted(count, type) {
+      if (!Number.isInteger(count) || count < 0) {
+        throw new RangeError(`deleted count must be a non-negative integer, got ${count}`);
+      }
+      add(deleted, { type }, count);
+    },
+    request({ method, status, error }) {
+      const failed = status === null || error !== undefined;
+      add(requests, { method, status: failed ? "error" : String(status) }, 1);
+      if (failed || status >= 400) add(errors, {}, 1);
+    },
+    lastSuccess: () => last,
+    render() {
+      const gauges = [
+        gauge(
+          "dynip_last_success_timestamp_seconds",
+          "Unix time of the last successful cleanup cycle; 0 before the first.",
+          last === undefined ? 0 : last.getTime() / 1000,
+        ),
+        gauge("dynip_up", "1 while the cleanup process is running.", 1),
+      ];
+      return [cycles, deleted, requests, errors, ...gauges].map(renderFamily).join("");
+    },
+  };
+}
+
+function family(name: string, type: Family["type"], help: string): Family {
+  return { name, help, type, samples: new Map() };
+}
+
+function gauge(name: string, help: string, value: number): Family {
+  const result = family(name, "gauge", help);
+  add(result, {}, value);
+  return result;
+}
+
+function add(target: Family, labels: Labels, amount: number): void {
+  const key = renderLabels(labels);
+  target.samples.set(key, (target.samples.get(key) ?? 0) + amount);
+}
+
+function renderFamily({ name, help, type, samples }: Family): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+  for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+  return `${lines.join("\n")}\n`;
+}
+
+function renderLabels(labels: Labels): string {
+  const pairs = Object.entries(labels).map(([key, value]) => `${key}="${escapeLabel(value)}"`);
+  return pairs.length === 0 ? "" : `{${pairs.join(",")}}`;
+}
+
+/** Label values escape backslash, double quote and line feed (format 0.0.4). */
+function escapeLabel(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
+}
