@@ -1,6 +1,12 @@
 import { defineCommand } from "citty";
+import { createCleaner } from "../cleanup.ts";
+import { requireToken } from "../config.ts";
 import { DynipError } from "../errors.ts";
+import { startHealthServer } from "../health.ts";
+import { log } from "../log.ts";
+import { createMetrics } from "../metrics.ts";
 import { commonArgs, rejectUnknownFlags } from "./args.ts";
+import { clientFor, configFrom, managedDomains, sleep, stopSignal } from "./context.ts";
 
 const args = {
   ...commonArgs,
@@ -9,10 +15,56 @@ const args = {
 } as const;
 
 export default defineCommand({
-  meta: { name: "cleanup", description: "Delete the records of hosts whose heartbeat went stale" },
+  meta: {
+    name: "cleanup",
+    description: "Delete the records of hosts whose heartbeat went stale",
+  },
   args,
-  run({ rawArgs }) {
+  async run({ rawArgs, args: flags }) {
     rejectUnknownFlags(rawArgs, args);
-    throw new DynipError("dynip cleanup is not implemented yet");
+    const config = configFrom(flags);
+    const token = requireToken(config);
+    const metrics = createMetrics();
+    const cleaner = createCleaner({
+      client: clientFor(config, token, (info) => metrics.request(info)),
+      domains: managedDomains(config),
+      zoneId: config.zoneId,
+      thresholdSeconds: config.staleThresholdSeconds,
+      metrics,
+      dryRun: Boolean(flags["dry-run"]),
+      print: (line) => process.stdout.write(`${line}\n`),
+    });
+
+    if (flags.once || flags["dry-run"]) {
+      try {
+        await cleaner.cycle();
+        metrics.cycle("success", new Date());
+      } catch (error) {
+        throw new DynipError(`cleanup cycle failed: ${(error as Error).message}`);
+      }
+      return;
+    }
+
+    const interval = config.cleanupIntervalSeconds;
+    const stop = stopSignal("cycle");
+    const health =
+      config.healthPort === undefined
+        ? undefined
+        : startHealthServer({ port: config.healthPort, metrics, intervalSeconds: interval });
+    if (health) log.info(`serving /healthz and /metrics on port ${health.port}`);
+    log.info(`long-lived: one cleanup cycle every ${interval}s until SIGTERM`);
+    while (!stop.aborted) {
+      try {
+        const { deleted } = await cleaner.cycle();
+        metrics.cycle("success", new Date());
+        log.info(`cycle done: ${deleted} record(s) deleted`);
+      } catch (error) {
+        metrics.cycle("failure", new Date());
+        log.error(`cycle failed: ${(error as Error).message}`);
+      }
+      await sleep(interval * 1000, stop);
+    }
+    await health?.stop();
+    log.info("stopped");
   },
 });

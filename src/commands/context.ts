@@ -1,5 +1,9 @@
 import { hostname } from "node:os";
-import { type CloudflareClient, createCloudflareClient } from "../cloudflare/client.ts";
+import {
+  type CloudflareClient,
+  createCloudflareClient,
+  type RequestInfo,
+} from "../cloudflare/client.ts";
 import { type Config, loadConfig } from "../config.ts";
 import { detect } from "../ip/detect.ts";
 import type { Detection } from "../ip/types.ts";
@@ -13,12 +17,21 @@ export function configFrom(args: Record<string, unknown>): Config {
   return config;
 }
 
-export function clientFor(config: Config, token: string): CloudflareClient {
+export function managedDomains(config: Config): string[] {
+  return Object.values(config.domains).filter((d): d is string => Boolean(d));
+}
+
+export function clientFor(
+  config: Config,
+  token: string,
+  onRequest?: (info: RequestInfo) => void,
+): CloudflareClient {
   return createCloudflareClient({
     apiUrl: config.apiUrl,
     token,
     timeoutMs: config.apiTimeoutSeconds * 1000,
     batchSize: config.batchSize,
+    onRequest,
   });
 }
 
@@ -60,14 +73,14 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * handlers matter doubly as PID 1 in a container, where unhandled SIGTERM is ignored.
  * A second signal does not wait any longer.
  */
-export function stopSignal(): AbortSignal {
+export function stopSignal(what = "pass"): AbortSignal {
   const controller = new AbortController();
   const onSignal = (name: string) => {
     if (controller.signal.aborted) {
       process.exit(0);
     }
     controller.abort();
-    process.stderr.write(`received ${name}: finishing the current pass, then exiting\n`);
+    process.stderr.write(`received ${name}: finishing the current ${what}, then exiting\n`);
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));

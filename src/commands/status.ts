@@ -1,6 +1,10 @@
 import { defineCommand } from "citty";
+import { createReader } from "../cleanup.ts";
+import { requireToken } from "../config.ts";
 import { DynipError } from "../errors.ts";
+import { buildReport, needsAttention, renderReport } from "../status.ts";
 import { commonArgs, rejectUnknownFlags } from "./args.ts";
+import { clientFor, configFrom, detectorFor, managedDomains } from "./context.ts";
 
 const args = {
   ...commonArgs,
@@ -11,8 +15,22 @@ const args = {
 export default defineCommand({
   meta: { name: "status", description: "Show who owns which address and how fresh it is" },
   args,
-  run({ rawArgs }) {
+  async run({ rawArgs, args: flags }) {
     rejectUnknownFlags(rawArgs, args);
-    throw new DynipError("dynip status is not implemented yet");
+    const config = configFrom(flags);
+    const reader = createReader({
+      client: clientFor(config, requireToken(config)),
+      domains: managedDomains(config),
+      zoneId: config.zoneId,
+      thresholdSeconds: config.staleThresholdSeconds,
+    });
+    const [views, detection] = await Promise.all([reader.readAll(), detectorFor(config)()]);
+    const report = buildReport(views, detection, config.instanceId, config.staleThresholdSeconds);
+    process.stdout.write(
+      flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report),
+    );
+    if (flags.check && needsAttention(report)) {
+      throw new DynipError("status --check: some addresses are stale, missing or orphaned");
+    }
   },
 });

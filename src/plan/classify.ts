@@ -1,0 +1,225 @@
+import ipaddr from "ipaddr.js";
+import type { DnsRecord } from "../cloudflare/types.ts";
+import {
+  canonicalIp,
+  type Heartbeat,
+  heartbeatAge,
+  parseHeartbeat,
+  parseHeartbeatName,
+} from "../heartbeat.ts";
+
+/**
+ * The one judgement `dynip cleanup` and `dynip status` share (SPEC §4, §5), so that status
+ * never calls fresh what cleanup would delete, or the other way round.
+ */
+export type State = "fresh" | "stale" | "missing" | "orphan";
+
+export interface Entry {
+  domain: string;
+  /** Canonical: dotted quad, or RFC 5952 IPv6. */
+  ip: string;
+  /** For orphans: the family the heartbeat name encodes. */
+  type: "A" | "AAAA";
+  /** A/AAAA records at exactly `domain` with this content (usually one). */
+  addresses: DnsRecord[];
+  /** Every TXT record at `_heartbeat-<ip>.<domain>`, parsable or not. */
+  heartbeats: DnsRecord[];
+  /** Instance id in the freshest parsable heartbeat. */
+  owner?: string;
+  /**
+   * Heartbeat age on Cloudflare's clock; for `missing`, the age of the address record.
+   * Undefined when no timestamp could be read.
+   */
+  ageSeconds?: number;
+  state: State;
+  /** Cleanup deletes all of `addresses` and `heartbeats`. */
+  delete: boolean;
+  /** |content timestamp - modified_on| of the deciding heartbeat, when above 60 s. */
+  skewSeconds?: number;
+  reason: string;
+}
+
+export interface ClassifyInput {
+  domain: string;
+  /** Records read for the managed names; anything that is not ours is ignored. */
+  records: DnsRecord[];
+  /** Unix seconds on Cloudflare's clock (the `Date` of the list response). */
+  serverNow: number;
+  thresholdSeconds: number;
+}
+
+/** SPEC §4: a larger gap between a heartbeat's content and its modified_on is reported. */
+const SKEW_REPORT_SECONDS = 60;
+
+type Found = Pick<Entry, "domain" | "ip" | "type" | "addresses" | "heartbeats">;
+
+interface Latest {
+  record: DnsRecord;
+  heartbeat: Heartbeat;
+  age: number;
+}
+
+/** One entry per address of `domain` seen as A/AAAA or heartbeat; A before AAAA, numeric order. */
+export function classify(input: ClassifyInput): Entry[] {
+  const domain = input.domain.toLowerCase();
+  const addresses = new Map<string, DnsRecord[]>();
+  const heartbeats = new Map<string, DnsRecord[]>();
+  for (const record of input.records) {
+    const ip = addressOf(record, domain);
+    if (ip) append(addresses, ip, record);
+    const named = record.type === "TXT" ? parseHeartbeatName(record.name, domain) : undefined;
+    if (named) append(heartbeats, named, record);
+  }
+  const ips = [...new Set([...addresses.keys(), ...heartbeats.keys()])].sort(byAddress);
+  return ips.map((ip) =>
+    judge(
+      {
+        domain,
+        ip,
+        type: familyOf(ip),
+        addresses: addresses.get(ip) ?? [],
+        heartbeats: heartbeats.get(ip) ?? [],
+      },
+      input,
+    ),
+  );
+}
+
+/**
+ * What may still be deleted after the re-read just before deleting: entries deletable in
+ * both reads (matched by domain and address), keeping only the records that were deletable
+ * both times. A heartbeat refreshed in between makes the entry fresh, so its address stays;
+ * a record created in between was never judged, so it stays; a record another replica
+ * deleted in between is simply gone from the second read.
+ */
+export function confirmDeletions(before: Entry[], after: Entry[]): Entry[] {
+  const doomed = new Map(before.filter((e) => e.delete).map((e) => [key(e), ids(e)]));
+  return after.flatMap((entry) => {
+    const earlier = doomed.get(key(entry));
+    if (!entry.delete || earlier === undefined) return [];
+    const addresses = entry.addresses.filter((r) => earlier.has(r.id));
+    const heartbeats = entry.heartbeats.filter((r) => earlier.has(r.id));
+    return addresses.length + heartbeats.length > 0 ? [{ ...entry, addresses, heartbeats }] : [];
+  });
+}
+
+function key(entry: Entry): string {
+  return `${entry.domain} ${entry.ip}`;
+}
+
+function ids(entry: Entry): Set<string> {
+  return new Set([...entry.addresses, ...entry.heartbeats].map((r) => r.id));
+}
+
+/** The canonical address of an A/AAAA at exactly `domain`; a type/content mismatch is not ours. */
+function addressOf(record: DnsRecord, domain: string): string | undefined {
+  if (record.name.toLowerCase() !== domain) return undefined;
+  if (record.type !== "A" && record.type !== "AAAA") return undefined;
+  const ip = canonicalIp(record.content);
+  return ip && familyOf(ip) === record.type ? ip : undefined;
+}
+
+function append(map: Map<string, DnsRecord[]>, key: string, record: DnsRecord): void {
+  map.set(key, [...(map.get(key) ?? []), record]);
+}
+
+function familyOf(ip: string): "A" | "AAAA" {
+  return ip.includes(":") ? "AAAA" : "A";
+}
+
+function byAddress(a: string, b: string): number {
+  const [x, y] = [ipaddr.parse(a).toByteArray(), ipaddr.parse(b).toByteArray()];
+  if (x.length !== y.length) return x.length - y.length;
+  const differ = x.findIndex((byte, i) => byte !== y[i]);
+  return differ === -1 ? 0 : (x[differ] ?? 0) - (y[differ] ?? 0);
+}
+
+function judge(found: Found, input: ClassifyInput): Entry {
+  const latest = freshest(found.heartbeats, input.serverNow);
+  if (latest) return judgeHeartbeat(found, latest, input.thresholdSeconds);
+  if (found.addresses.length > 0) return judgeMissing(found, input);
+  // A heartbeat-shaped name alone does not prove dynip wrote it: dynip always writes
+  // parsable content, so this TXT is someone else's or damaged. Reported, never deleted.
+  return {
+    ...found,
+    ageSeconds: youngest(found.heartbeats.map((r) => heartbeatAge(r, input.serverNow))),
+    state: "orphan",
+    delete: false,
+    reason: "unparsable heartbeat without address: not recognisably dynip's, never deleted",
+  };
+}
+
+/** The parsable heartbeat with the smallest age; ages below 0 (clock differences) count as 0. */
+function freshest(records: DnsRecord[], serverNow: number): Latest | undefined {
+  let best: Latest | undefined;
+  for (const record of records) {
+    const heartbeat = parseHeartbeat(record.content);
+    // Parsable content always yields an age (its timestamp is the fallback).
+    const raw = heartbeat && heartbeatAge(record, serverNow);
+    if (heartbeat === undefined || raw === undefined) continue;
+    const age = Math.max(0, raw);
+    if (best === undefined || age < best.age) best = { record, heartbeat, age };
+  }
+  return best;
+}
+
+function judgeHeartbeat(found: Found, latest: Latest, threshold: number): Entry {
+  const old = latest.age > threshold;
+  const orphan = found.addresses.length === 0;
+  const unparsable = found.heartbeats.length - found.heartbeats.filter(isParsable).length;
+  const note = unparsable > 0 ? `; ${unparsable} unparsable heartbeat(s) at this name` : "";
+  const subject = orphan ? "heartbeat without address" : "heartbeat";
+  return {
+    ...found,
+    owner: latest.heartbeat.instanceId,
+    ageSeconds: latest.age,
+    state: orphan ? "orphan" : old ? "stale" : "fresh",
+    delete: old,
+    skewSeconds: skew(latest),
+    reason: `${subject} ${latest.age} s old (threshold ${threshold} s)${note}`,
+  };
+}
+
+function isParsable(record: DnsRecord): boolean {
+  return parseHeartbeat(record.content) !== undefined;
+}
+
+/** How far the writing host's clock is from Cloudflare's, when it matters enough to report. */
+function skew({ record, heartbeat }: Latest): number | undefined {
+  const modified = seconds(record.modified_on);
+  if (modified === undefined) return undefined;
+  const gap = Math.abs(heartbeat.timestamp - modified);
+  return gap > SKEW_REPORT_SECONDS ? gap : undefined;
+}
+
+/**
+ * No usable heartbeat: the address is judged by its own age, so a host that is writing its
+ * records right now is not caught between its address and its heartbeat. With several
+ * records, the youngest decides; an unreadable creation time keeps the address.
+ */
+function judgeMissing(found: Found, input: ClassifyInput): Entry {
+  const { serverNow, thresholdSeconds: threshold } = input;
+  const ages = found.addresses.map((r) => {
+    const created = seconds(r.created_on);
+    return created === undefined ? undefined : serverNow - created;
+  });
+  const age = ages.includes(undefined) ? undefined : youngest(ages);
+  const what = found.heartbeats.length > 0 ? "unparsable heartbeat" : "no heartbeat";
+  const old = age !== undefined && age > threshold;
+  const reason =
+    age === undefined
+      ? `${what}, address creation time unreadable: kept`
+      : `${what}, address ${age} s old (${old ? "threshold" : "grace period"} ${threshold} s)`;
+  return { ...found, ageSeconds: age, state: "missing", delete: old, reason };
+}
+
+/** The smallest known age, floored at 0; undefined when none is known. */
+function youngest(ages: (number | undefined)[]): number | undefined {
+  const known = ages.filter((age) => age !== undefined);
+  return known.length === 0 ? undefined : Math.max(0, Math.min(...known));
+}
+
+function seconds(timestamp: string): number | undefined {
+  const ms = Date.parse(timestamp);
+  return Number.isFinite(ms) ? Math.floor(ms / 1000) : undefined;
+}

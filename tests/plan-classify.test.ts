@@ -1,0 +1,267 @@
+import { describe, expect, test } from "bun:test";
+import type { DnsRecord } from "../src/cloudflare/types.ts";
+import { formatHeartbeat, heartbeatName } from "../src/heartbeat.ts";
+import { classify, type Entry } from "../src/plan/classify.ts";
+
+const D = "internal.example.com";
+const NOW = 1_700_000_000;
+const THRESHOLD = 900;
+const YEAR = 365 * 24 * 3600;
+
+const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
+
+/** Ages in seconds before NOW on Cloudflare's clock; a string is written as is (unreadable). */
+interface Ages {
+  created?: number | string;
+  modified?: number | string;
+}
+
+let nextId = 0;
+function record(name: string, type: string, content: string, ages: Ages = {}): DnsRecord {
+  const stamp = (age: number | string): string => (typeof age === "string" ? age : iso(NOW - age));
+  nextId++;
+  return {
+    id: `r${nextId}`,
+    name,
+    type,
+    content,
+    ttl: 120,
+    created_on: stamp(ages.created ?? 60),
+    modified_on: stamp(ages.modified ?? ages.created ?? 60),
+  };
+}
+
+const address = (ip: string, created = 60): DnsRecord =>
+  record(D, ip.includes(":") ? "AAAA" : "A", ip, { created });
+
+/** A heartbeat whose content was written `contentAge` ago by the host's clock. */
+function heartbeat(
+  ip: string,
+  modified: number | string,
+  { owner = "web-01", contentAge = typeof modified === "number" ? modified : 60 } = {},
+): DnsRecord {
+  const content = formatHeartbeat(NOW - contentAge, owner);
+  return record(heartbeatName(ip, D), "TXT", content, { created: 5000, modified });
+}
+
+const garbage = (ip: string, modified = 60): DnsRecord =>
+  record(heartbeatName(ip, D), "TXT", '"not a heartbeat"', { modified });
+
+const run = (records: DnsRecord[]): Entry[] =>
+  classify({ domain: D, records, serverNow: NOW, thresholdSeconds: THRESHOLD });
+
+/** What status shows and cleanup acts on, one line per entry. */
+const summary = (entries: Entry[]): string[] =>
+  entries.map(
+    (e) => `${e.type} ${e.ip} ${e.state} ${e.delete ? "delete" : "keep"} ${e.ageSeconds}`,
+  );
+
+describe("classify: one address", () => {
+  const ip = "10.0.0.1";
+  test.each([
+    ["fresh heartbeat", [address(ip), heartbeat(ip, 60)], "A 10.0.0.1 fresh keep 60"],
+    ["stale heartbeat", [address(ip), heartbeat(ip, 1203)], "A 10.0.0.1 stale delete 1203"],
+    [
+      "exactly the threshold is fresh",
+      [address(ip), heartbeat(ip, 900)],
+      "A 10.0.0.1 fresh keep 900",
+    ],
+    ["one past the threshold", [address(ip), heartbeat(ip, 901)], "A 10.0.0.1 stale delete 901"],
+    ["no heartbeat, within grace", [address(ip, 30)], "A 10.0.0.1 missing keep 30"],
+    ["no heartbeat, grace boundary", [address(ip, 900)], "A 10.0.0.1 missing keep 900"],
+    ["no heartbeat, past grace", [address(ip, 1300)], "A 10.0.0.1 missing delete 1300"],
+    ["unparsable, within grace", [address(ip, 30), garbage(ip)], "A 10.0.0.1 missing keep 30"],
+    ["unparsable, past grace", [address(ip, 1300), garbage(ip)], "A 10.0.0.1 missing delete 1300"],
+    [
+      "unreadable created_on",
+      [record(D, "A", ip, { created: "yesterday" })],
+      "A 10.0.0.1 missing keep undefined",
+    ],
+    ["orphan, fresh", [heartbeat(ip, 60)], "A 10.0.0.1 orphan keep 60"],
+    ["orphan, old", [heartbeat(ip, 1000)], "A 10.0.0.1 orphan delete 1000"],
+    ["orphan, exactly the threshold", [heartbeat(ip, 900)], "A 10.0.0.1 orphan keep 900"],
+    ["unparsable orphan, however old", [garbage(ip, 50_000)], "A 10.0.0.1 orphan keep 50000"],
+    [
+      "future modified_on counts as 0",
+      [address(ip), heartbeat(ip, -300)],
+      "A 10.0.0.1 fresh keep 0",
+    ],
+    ["future created_on counts as 0", [address(ip, -300)], "A 10.0.0.1 missing keep 0"],
+    [
+      "unreadable modified_on: content timestamp, old",
+      [address(ip), heartbeat(ip, "garbage", { contentAge: 1000 })],
+      "A 10.0.0.1 stale delete 1000",
+    ],
+    [
+      "unreadable modified_on: content timestamp, fresh",
+      [address(ip), heartbeat(ip, "", { contentAge: 100 })],
+      "A 10.0.0.1 fresh keep 100",
+    ],
+    [
+      "IPv6 with _heartbeat-2001-db8--1",
+      [address("2001:db8::1"), heartbeat("2001:db8::1", 60)],
+      "AAAA 2001:db8::1 fresh keep 60",
+    ],
+    [
+      "IPv6 content in another spelling",
+      [record(D, "AAAA", "2001:DB8:0::1"), heartbeat("2001:db8::1", 2000)],
+      "AAAA 2001:db8::1 stale delete 2000",
+    ],
+  ])("%s", (_name, records, expected) => {
+    expect(summary(run(records))).toEqual([expected]);
+  });
+
+  test("the IPv6 heartbeat name is the one SPEC §1 spells", () => {
+    const [entry] = run([record(`_heartbeat-2001-db8--1.${D}`, "TXT", formatHeartbeat(NOW, "a"))]);
+    expect(entry).toMatchObject({ ip: "2001:db8::1", type: "AAAA", state: "orphan", owner: "a" });
+  });
+
+  test.each([
+    ["fresh", [address(ip), heartbeat(ip, 12)], "heartbeat 12 s old (threshold 900 s)"],
+    ["stale", [address(ip), heartbeat(ip, 1203)], "heartbeat 1203 s old (threshold 900 s)"],
+    ["grace", [address(ip, 30)], "no heartbeat, address 30 s old (grace period 900 s)"],
+    ["missing", [address(ip, 1300)], "no heartbeat, address 1300 s old (threshold 900 s)"],
+    [
+      "unparsable",
+      [address(ip, 1300), garbage(ip)],
+      "unparsable heartbeat, address 1300 s old (threshold 900 s)",
+    ],
+    ["orphan", [heartbeat(ip, 1000)], "heartbeat without address 1000 s old (threshold 900 s)"],
+    [
+      "unparsable orphan",
+      [garbage(ip)],
+      "unparsable heartbeat without address: not recognisably dynip's, never deleted",
+    ],
+    [
+      "stale beside garbage",
+      [address(ip), heartbeat(ip, 1000), garbage(ip)],
+      "heartbeat 1000 s old (threshold 900 s); 1 unparsable heartbeat(s) at this name",
+    ],
+  ])("reason: %s", (_name, records, reason) => {
+    expect(run(records).map((e) => e.reason)).toEqual([reason]);
+  });
+});
+
+describe("classify: host clock skew", () => {
+  const ip = "192.168.1.10";
+  test("content years old but modified_on fresh: fresh, skew reported", () => {
+    const [entry] = run([address(ip), heartbeat(ip, 30, { contentAge: 3 * YEAR })]);
+    expect(entry).toMatchObject({ state: "fresh", delete: false, ageSeconds: 30 });
+    expect(entry?.skewSeconds).toBe(3 * YEAR - 30);
+  });
+
+  test("content fresh but modified_on old: stale, skew reported", () => {
+    const [entry] = run([address(ip), heartbeat(ip, 1000, { contentAge: 10 })]);
+    expect(entry).toMatchObject({ state: "stale", delete: true, ageSeconds: 1000 });
+    expect(entry?.skewSeconds).toBe(990);
+  });
+
+  test.each([
+    ["agreeing clocks", 0],
+    ["exactly 60 s apart", 60],
+  ])("no skew reported for %s", (_name, gap) => {
+    const [entry] = run([address(ip), heartbeat(ip, 100, { contentAge: 100 + gap })]);
+    expect(entry?.skewSeconds).toBeUndefined();
+  });
+
+  test("61 s apart is reported", () => {
+    const [entry] = run([address(ip), heartbeat(ip, 100, { contentAge: 39 })]);
+    expect(entry?.skewSeconds).toBe(61);
+  });
+});
+
+describe("classify: several records for one address", () => {
+  const ip = "10.0.0.1";
+  test("duplicate A records with the same content are one entry and go together", () => {
+    const records = [address(ip), address(ip), heartbeat(ip, 1000)];
+    const entries = run(records);
+    expect(summary(entries)).toEqual(["A 10.0.0.1 stale delete 1000"]);
+    expect(entries[0]?.addresses.map((r) => r.id)).toEqual(records.slice(0, 2).map((r) => r.id));
+  });
+
+  test("the freshest parsable heartbeat decides, and names the owner", () => {
+    const records = [
+      address(ip),
+      heartbeat(ip, 5000, { owner: "old" }),
+      heartbeat(ip, 100, { owner: "new" }),
+      heartbeat(ip, 2000, { owner: "older" }),
+      garbage(ip, 1),
+    ];
+    const [entry] = run(records);
+    expect(entry).toMatchObject({ state: "fresh", owner: "new", ageSeconds: 100 });
+    expect(entry?.heartbeats).toHaveLength(4);
+  });
+
+  test("a stale address takes every heartbeat TXT at its name with it, unparsable ones too", () => {
+    const records = [address(ip), heartbeat(ip, 5000), heartbeat(ip, 1000), garbage(ip)];
+    const [entry] = run(records);
+    expect(entry).toMatchObject({ state: "stale", delete: true, ageSeconds: 1000 });
+    expect(entry?.heartbeats.map((r) => r.id).sort()).toEqual(
+      records
+        .slice(1)
+        .map((r) => r.id)
+        .sort(),
+    );
+  });
+
+  test("the youngest of duplicate addresses decides the grace period", () => {
+    const entries = run([address(ip, 5000), address(ip, 30)]);
+    expect(summary(entries)).toEqual(["A 10.0.0.1 missing keep 30"]);
+  });
+});
+
+describe("classify: only dynip's names and types", () => {
+  const ours = [address("10.0.0.1", 5000), heartbeat("10.0.0.1", 5000)];
+  const foreign: [string, DnsRecord][] = [
+    ["look-alike name", record(`x${D}`, "A", "10.0.0.1", { created: 5000 })],
+    ["look-alike heartbeat", record(`_heartbeat-10-0-0-1.x${D}`, "TXT", ours[1]?.content ?? "")],
+    ["sub-domain A", record(`sub.${D}`, "A", "10.0.0.1", { created: 5000 })],
+    ["SPF TXT at D", record(D, "TXT", '"v=spf1 -all"', { created: 5000 })],
+    ["_heartbeat-x", record(`_heartbeat-x.${D}`, "TXT", formatHeartbeat(0, "a"))],
+    ["non-round-trip label", record(`_heartbeat-010-0-0-1.${D}`, "TXT", formatHeartbeat(0, "a"))],
+    ["uncompressed IPv6 label", record(`_heartbeat-fd00-0-0-0-0-0-0-1.${D}`, "TXT", "")],
+    ["heartbeat of a sub-domain", record(`_heartbeat-10-0-0-2.sub.${D}`, "TXT", "")],
+    ["heartbeat name, type A", record(heartbeatName("10.0.0.3", D), "A", "10.0.0.3")],
+    ["MX at D", record(D, "MX", "mail.example.com", { created: 5000 })],
+    ["CNAME at D", record(D, "CNAME", "other.example.com", { created: 5000 })],
+    ["A with IPv6 content", record(D, "A", "fd00::1", { created: 5000 })],
+    ["AAAA with IPv4 content", record(D, "AAAA", "10.0.0.4", { created: 5000 })],
+    ["A that is no address", record(D, "A", "10.0.0.256", { created: 5000 })],
+    ["IPv4-mapped AAAA", record(D, "AAAA", "::ffff:10.0.0.5", { created: 5000 })],
+  ];
+
+  test.each(foreign)("%s is ignored", (_name, stranger) => {
+    expect(run([stranger])).toEqual([]);
+    const entries = run([...ours, stranger]);
+    const seen = entries.flatMap((e) => [...e.addresses, ...e.heartbeats].map((r) => r.id));
+    expect(seen.sort()).toEqual(ours.map((r) => r.id).sort());
+  });
+
+  test("names match whatever their case", () => {
+    const records = [
+      record(D.toUpperCase(), "A", "10.0.0.1"),
+      record(heartbeatName("10.0.0.1", D).toUpperCase(), "TXT", formatHeartbeat(NOW, "a")),
+    ];
+    const entries = classify({
+      domain: "Internal.Example.COM",
+      records,
+      serverNow: NOW,
+      thresholdSeconds: THRESHOLD,
+    });
+    expect(summary(entries)).toEqual(["A 10.0.0.1 fresh keep 60"]);
+    expect(entries[0]?.domain).toBe(D);
+  });
+});
+
+test("entries: A before AAAA, each in numeric address order", () => {
+  const ips = ["fd00::1", "10.0.0.10", "2001:db8::1", "9.0.0.1", "10.0.0.9", "2001:db8::0:10"];
+  const entries = run(ips.map((ip) => address(ip)));
+  expect(entries.map((e) => `${e.type} ${e.ip}`)).toEqual([
+    "A 9.0.0.1",
+    "A 10.0.0.9",
+    "A 10.0.0.10",
+    "AAAA 2001:db8::1",
+    "AAAA 2001:db8::10",
+    "AAAA fd00::1",
+  ]);
+});
