@@ -6,12 +6,14 @@ import type { DnsRecord } from "./cloudflare/types.ts";
  * otherwise each domain's zone is looked up once (longest suffix first) and remembered.
  */
 export function createZoneResolver(client: CloudflareClient, zoneId: string | undefined) {
-  const known = new Map<string, string>();
-  return async (domain: string): Promise<string> => {
-    if (zoneId) return zoneId;
+  // Promises, not ids: domains read at once share one lookup. A failed lookup is forgotten.
+  const known = new Map<string, Promise<string>>();
+  return (domain: string): Promise<string> => {
+    if (zoneId) return Promise.resolve(zoneId);
     let id = known.get(domain);
     if (!id) {
-      id = await client.findZoneId(domain);
+      id = client.findZoneId(domain);
+      id.catch(() => known.delete(domain));
       known.set(domain, id);
     }
     return id;
