@@ -136,9 +136,9 @@ describe("dynip cleanup against the fake API", () => {
 
   test("long-lived cleanup serves /healthz and /metrics and exits 0 on SIGTERM", async () => {
     await scenario();
-    const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
-    const port = probe.port;
-    probe.stop(true);
+    const free = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+    const port = free.port;
+    free.stop(true);
     const child = Bun.spawn([process.execPath, CLI, "cleanup"], {
       env: cleanEnv(base({ HEALTH_PORT: String(port), CLEANUP_INTERVAL_SECONDS: "1" })),
       stdout: "ignore",
@@ -154,8 +154,19 @@ describe("dynip cleanup against the fake API", () => {
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toMatch(/^dynip_cleanup_cycles_total\{result="success"\} [1-9]/m);
     expect(metrics).toMatch(/^dynip_records_deleted_total\{type="A"\} 2$/m);
+    // The container health check asks the running process, without any API request.
+    fake.resetRequests();
+    const probe = await runCli(
+      ["cleanup", "--healthcheck"],
+      base({ HEALTH_PORT: String(port), CF_API_TOKEN: "" }),
+    );
+    expect(probe.code).toBe(0);
+    expect(probe.stdout.trim()).toBe("ok");
     child.kill("SIGTERM");
     expect(await child.exited).toBe(0);
+    const down = await runCli(["cleanup", "--healthcheck"], base({ HEALTH_PORT: String(port) }));
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain("not answering");
     expect(snapshot().filter((r) => r.startsWith(`A ${INTERNAL}`))).toEqual([
       `A ${INTERNAL} 192.168.1.10`,
       `A ${INTERNAL} 192.168.1.11`,

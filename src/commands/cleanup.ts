@@ -12,7 +12,25 @@ const args = {
   ...commonArgs,
   once: { type: "boolean", description: "run one cycle and exit" },
   "dry-run": { type: "boolean", description: "list what would be deleted and write nothing" },
+  healthcheck: {
+    type: "boolean",
+    description:
+      "ask the running cleanup's /healthz on HEALTH_PORT; exit 0 when healthy (for images without curl)",
+  },
 } as const;
+
+/** A container health check with no API request: the long-lived process answers for itself. */
+async function probe(port: number | undefined): Promise<void> {
+  if (port === undefined) throw new DynipError("--healthcheck needs HEALTH_PORT", 2);
+  const answer = await fetch(`http://127.0.0.1:${port}/healthz`, {
+    signal: AbortSignal.timeout(5000),
+  }).catch((error: Error) => {
+    throw new DynipError(`cleanup is not answering on port ${port}: ${error.message}`);
+  });
+  const body = (await answer.text()).trim();
+  if (answer.status !== 200) throw new DynipError(`cleanup is unhealthy: ${body}`);
+  process.stdout.write(`${body}\n`);
+}
 
 export default defineCommand({
   meta: {
@@ -23,6 +41,7 @@ export default defineCommand({
   async run({ rawArgs, args: flags }) {
     rejectUnknownFlags(rawArgs, args);
     const config = configFrom(flags);
+    if (flags.healthcheck) return probe(config.healthPort);
     const token = requireToken(config);
     const metrics = createMetrics();
     const cleaner = createCleaner({
