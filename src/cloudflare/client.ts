@@ -58,6 +58,8 @@ export interface CloudflareClient {
   lastServerDate(): Date | undefined;
 }
 
+const BATCH_LISTS = ["deletes", "patches", "puts", "posts"] as const;
+
 /** Far beyond any plan's record quota at 5,000 a page; more means the server is misbehaving. */
 const MAX_PAGES = 200;
 
@@ -119,6 +121,16 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
           body: batchBody(chunk),
           result: BatchResultSchema,
         });
+        const short = BATCH_LISTS.find((list) => answer.result[list].length !== chunk[list].length);
+        // A "success" that does not list what it did may not have done it: never assume it did.
+        if (short) {
+          const got = `${answer.result[short].length} ${short} for ${chunk[short].length} sent`;
+          throw new CloudflareResponseError(
+            `unexpected batch answer: ${got}`,
+            200,
+            `POST ${records(zoneId)}/batch`,
+          );
+        }
         results.push(answer.result);
       }
       return mergeBatchResults(results);
