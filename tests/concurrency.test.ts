@@ -1,0 +1,114 @@
+/**
+ * Concurrency (issue 6): eight one-shot updaters started at once on one zone, four of them
+ * behind one NAT (the same external IPv4 on EXTERNAL_DOMAIN and COMBINED_DOMAIN), while two
+ * cleanup replicas race on the records of dead hosts. Every process must exit 0 and the zone
+ * must end with each address and heartbeat exactly once.
+ */
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { parseHeartbeat } from "../src/heartbeat.ts";
+import { runCli } from "./support/cli.ts";
+import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { duplicates, incomplete, STACK_TRACE, slots } from "./support/invariants.ts";
+
+const INTERNAL = "internal.example.com";
+const EXTERNAL = "external.example.com";
+const COMBINED = "all.example.com";
+const SHARED = "203.0.113.9";
+const MINUTE = 60_000;
+
+let fake: FakeCloudflare;
+beforeEach(async () => {
+  fake = await startFakeCloudflare({ now: Date.now() });
+});
+afterEach(async () => {
+  await fake.stop();
+});
+
+function env(extra: Record<string, string>): Record<string, string> {
+  return {
+    CF_API_URL: fake.url,
+    CF_API_TOKEN: fake.token,
+    CF_ZONE_ID: fake.zone.id,
+    INTERNAL_DOMAIN: INTERNAL,
+    EXTERNAL_DOMAIN: EXTERNAL,
+    COMBINED_DOMAIN: COMBINED,
+    EXTERNAL_IPV4_SOURCE: "none",
+    EXTERNAL_IPV6_SOURCE: "none",
+    ...extra,
+  };
+}
+
+const hosts = Array.from({ length: 8 }, (_, i) => ({
+  id: `node-${i + 1}`,
+  ip: `10.1.0.${i + 1}`,
+  natted: i < 4,
+}));
+
+function hostEnv(host: (typeof hosts)[number]) {
+  return env({
+    INSTANCE_ID: host.id,
+    INTERNAL_IP_SOURCE: `static:${host.ip}`,
+    EXTERNAL_IPV4_SOURCE: host.natted ? `static:${SHARED}` : "none",
+  });
+}
+
+/** Two dead hosts whose heartbeats went stale: work for the cleanup replicas to race on. */
+async function seedDeadHosts() {
+  for (const [id, ip] of [
+    ["dead-1", "10.9.0.1"],
+    ["dead-2", "10.9.0.2"],
+  ] as const) {
+    const result = await runCli(
+      ["update"],
+      env({ INSTANCE_ID: id, INTERNAL_IP_SOURCE: `static:${ip}` }),
+    );
+    expect(result.code).toBe(0);
+  }
+  fake.clock.advance(20 * MINUTE);
+}
+
+test("eight updaters and two cleanup replicas at once: all exit 0, every record exactly once", async () => {
+  await seedDeadHosts();
+  // Hold the first batches a little so the replicas and the NAT'ed hosts really overlap.
+  fake.inject({ method: "POST", path: /\/batch$/, times: 4, fault: { kind: "delay", ms: 300 } });
+  const runs = await Promise.all([
+    ...hosts.map((h) => runCli(["update"], hostEnv(h))),
+    runCli(["cleanup", "--once"], env({ INSTANCE_ID: "cleanup-a" })),
+    runCli(["cleanup", "--once"], env({ INSTANCE_ID: "cleanup-b" })),
+  ]);
+  for (const run of runs) {
+    if (run.code !== 0) console.error(run.stderr);
+    expect(run.code).toBe(0);
+    expect(run.stderr).not.toMatch(STACK_TRACE);
+  }
+
+  const records = fake.records();
+  const domains = [INTERNAL, EXTERNAL, COMBINED];
+  expect(duplicates(records, domains)).toEqual([]);
+  for (const h of hosts) {
+    expect(incomplete(records, [INTERNAL, COMBINED], h.ip, h.id)).toEqual([]);
+  }
+  // The shared address: once per domain, with exactly one heartbeat naming one of the NAT'ed hosts.
+  const view = slots(records, domains);
+  for (const d of [EXTERNAL, COMBINED]) {
+    const slot = view.get(`${d} ${SHARED}`);
+    expect(slot?.addresses.length).toBe(1);
+    expect(slot?.heartbeats.length).toBe(1);
+    const owner = parseHeartbeat(slot?.heartbeats[0]?.content ?? "")?.instanceId;
+    expect(hosts.filter((h) => h.natted).map((h) => h.id)).toContain(owner ?? "none");
+  }
+  // The dead hosts are gone from every domain; nothing else is there.
+  expect(
+    records.filter((r) => r.content.includes("10.9.0.") || r.content.includes(",dead-")),
+  ).toEqual([]);
+  expect(records.length).toBe(8 * 2 * 2 + 2 * 2);
+  expect(fake.schemaViolations).toEqual([]);
+});
+
+test("a second round at once changes nothing but heartbeats", async () => {
+  await Promise.all(hosts.map((h) => runCli(["update"], hostEnv(h))));
+  const before = fake.records().map((r) => `${r.id} ${r.type} ${r.name}`);
+  const runs = await Promise.all(hosts.map((h) => runCli(["update"], hostEnv(h))));
+  expect(runs.map((r) => r.code)).toEqual(hosts.map(() => 0));
+  expect(fake.records().map((r) => `${r.id} ${r.type} ${r.name}`)).toEqual(before);
+});

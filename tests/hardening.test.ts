@@ -1,0 +1,205 @@
+/**
+ * Hardening (issue 6): the token stays out of process arguments, logs and errors on every
+ * fault; the CF_API_URL scheme rule; SIGTERM in the middle of a write; a hanging API is
+ * bounded by API_TIMEOUT_SECONDS and the client's retry budget.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CLI, cleanEnv, runCli } from "./support/cli.ts";
+import {
+  type FakeCloudflare,
+  type FaultKind,
+  startFakeCloudflare,
+} from "./support/fake-cloudflare.ts";
+import { incomplete, STACK_TRACE } from "./support/invariants.ts";
+
+const INTERNAL = "internal.example.com";
+const COMBINED = "all.example.com";
+
+let fake: FakeCloudflare;
+beforeEach(async () => {
+  fake = await startFakeCloudflare({ now: Date.now() });
+});
+afterEach(async () => {
+  await fake.stop();
+});
+
+function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    CF_API_URL: fake.url,
+    CF_API_TOKEN: fake.token,
+    CF_ZONE_ID: fake.zone.id,
+    INSTANCE_ID: "web-01",
+    INTERNAL_DOMAIN: INTERNAL,
+    COMBINED_DOMAIN: COMBINED,
+    INTERNAL_IP_SOURCE: "static:192.168.1.10",
+    EXTERNAL_IPV4_SOURCE: "none",
+    EXTERNAL_IPV6_SOURCE: "none",
+    API_TIMEOUT_SECONDS: "1",
+    ...extra,
+  };
+}
+
+function spawnUpdater(extra: Record<string, string | undefined>) {
+  return Bun.spawn([process.execPath, CLI, "update"], {
+    env: cleanEnv(env({ UPDATE_INTERVAL: "1", ...extra })),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+}
+
+async function until(ready: () => boolean, ms = 10_000): Promise<void> {
+  for (let waited = 0; waited < ms && !ready(); waited += 50) await Bun.sleep(50);
+  expect(ready()).toBe(true);
+}
+
+describe("the token", () => {
+  test("is never in a long-lived process's arguments, from the variable or from a file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dynip-hardening-"));
+    const file = join(dir, "token");
+    writeFileSync(file, fake.token, { mode: 0o600 });
+    try {
+      for (const extra of [{}, { CF_API_TOKEN: undefined, CF_API_TOKEN_FILE: file }]) {
+        fake.resetRequests();
+        const child = spawnUpdater(extra);
+        await until(() => fake.requests.some((r) => r.path.endsWith("/batch")));
+        const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, "utf8");
+        expect(cmdline).toContain("update");
+        expect(cmdline).not.toContain(fake.token);
+        child.kill("SIGTERM");
+        expect(await child.exited).toBe(0);
+        expect(await new Response(child.stderr).text()).not.toContain(fake.token);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("cannot be given as a flag", async () => {
+    for (const flag of ["--token", "--api-token", "--cf-api-token"]) {
+      const result = await runCli(["update", flag, fake.token], env());
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("unknown option");
+      expect(result.stderr).not.toContain(fake.token);
+    }
+    expect(fake.requests).toEqual([]);
+  });
+
+  const echoes = (token: string): FaultKind[] => [
+    { kind: "status", status: 500 },
+    { kind: "status", status: 403 },
+    { kind: "html", status: 502 },
+    { kind: "rate-limit", retryAfter: 1 },
+    { kind: "drop" },
+    { kind: "truncated" },
+    { kind: "hang" },
+    { kind: "delay", ms: 100 },
+    { kind: "malformed", body: `token ${token} rejected` },
+    {
+      kind: "malformed",
+      body: { success: false, errors: [{ code: 9109, message: `Invalid access token ${token}` }] },
+    },
+    {
+      kind: "malformed",
+      body: { success: true, errors: [], result: [{ id: token, name: token, type: "A" }] },
+    },
+  ];
+
+  test("is never in logs or errors at debug level, on any fault, in either log format", async () => {
+    for (const [i, fault] of echoes(fake.token).entries()) {
+      fake.clearFaults();
+      fake.inject({ times: 4, fault });
+      const format = i % 2 === 0 ? "pretty" : "json";
+      const result = await runCli(["update"], env({ LOG_LEVEL: "debug", LOG_FORMAT: format }));
+      expect([0, 1]).toContain(result.code);
+      expect(`${result.stdout}${result.stderr}`).not.toContain(fake.token);
+      expect(result.stderr).not.toMatch(STACK_TRACE);
+      if (fault.kind === "malformed" && JSON.stringify(fault.body).includes("Invalid access")) {
+        expect(result.stderr).toContain("[redacted]");
+      }
+    }
+  }, 60_000);
+});
+
+describe("CF_API_URL scheme", () => {
+  // A dry run without a token sends nothing, so exit 0 means "the configuration is accepted".
+  const cases: [string, number][] = [
+    ["http://api.example.com/client/v4", 2],
+    ["http://10.0.0.1/client/v4", 2],
+    ["http://127.0.0.1.example.com/client/v4", 2],
+    ["ftp://127.0.0.1/client/v4", 2],
+    ["http://127.0.0.1:1/client/v4", 0],
+    ["http://localhost:1/client/v4", 0],
+    ["http://[::1]:1/client/v4", 0],
+    ["https://127.0.0.1:1/client/v4", 0],
+    ["https://api.cloudflare.com/client/v4", 0],
+  ];
+  test.each(cases)("%s -> exit %d", async (url, code) => {
+    const result = await runCli(
+      ["update", "--dry-run"],
+      env({ CF_API_TOKEN: undefined, CF_API_URL: url }),
+    );
+    expect(result.code).toBe(code);
+    if (code === 2) expect(result.stderr).toContain("CF_API_URL:");
+  });
+
+  test("the --api-url flag follows the same rule", async () => {
+    const result = await runCli(["update", "--api-url", "http://api.example.com/client/v4"], env());
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("CF_API_URL:");
+    expect(fake.requests).toEqual([]);
+  });
+});
+
+describe("signals and hangs", () => {
+  test("SIGTERM while a batch is in flight finishes the pass, exits 0, records complete", async () => {
+    fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "delay", ms: 800 } });
+    const child = spawnUpdater({ API_TIMEOUT_SECONDS: "5" });
+    await until(() => fake.requests.some((r) => r.path.endsWith("/batch")));
+    child.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    const stderr = await new Response(child.stderr).text();
+    expect(stderr).toContain("received SIGTERM: finishing the current pass");
+    expect(stderr).toContain("pass done: 4 change(s)");
+    expect(incomplete(fake.records(), [INTERNAL, COMBINED], "192.168.1.10", "web-01")).toEqual([]);
+    expect(fake.requests.filter((r) => r.path.endsWith("/batch")).length).toBe(1);
+  });
+
+  test("a second SIGTERM exits 0 at once, even with a write hanging", async () => {
+    fake.inject({ method: "POST", path: /\/batch$/, times: Infinity, fault: { kind: "hang" } });
+    const child = spawnUpdater({ API_TIMEOUT_SECONDS: "30" });
+    await until(() => fake.requests.some((r) => r.path.endsWith("/batch")));
+    child.kill("SIGTERM");
+    await Bun.sleep(200);
+    child.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    // Nothing was half-written: the hung batch never landed.
+    expect(fake.records()).toEqual([]);
+  });
+
+  test("a fully hanging API is bounded by API_TIMEOUT_SECONDS and the retry budget", async () => {
+    // src/cloudflare/client.ts: 3 retries after the first attempt, backoff 500 ms × 2^n
+    // (capped at 8 s, minus jitter). Each attempt gives up after API_TIMEOUT_SECONDS.
+    const attempts = 4;
+    const timeoutMs = 1000;
+    const backoffMs = 500 + 1000 + 2000;
+    const startupSlackMs = 5000;
+    fake.inject({ times: Infinity, fault: { kind: "hang" } });
+    const started = performance.now();
+    const result = await runCli(["update"], env({ API_TIMEOUT_SECONDS: "1" }), {
+      timeoutMs: 60_000,
+    });
+    const elapsed = performance.now() - started;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `no answer after ${attempts} attempts: timed out after ${timeoutMs} ms`,
+    );
+    expect(result.stderr).not.toMatch(STACK_TRACE);
+    // The two managed domains are read at once, each with its own bounded retries.
+    expect(fake.requests.length).toBe(attempts * 2);
+    expect(elapsed).toBeLessThan(attempts * timeoutMs + backoffMs + startupSlackMs);
+  }, 30_000);
+});
