@@ -112,6 +112,21 @@ describe.skipIf(unavailable !== undefined)(
       ).toBe(true);
     });
 
+    test("under systemd's ProcSubset=pid (/proc/net hidden) the flags are still read", async () => {
+      const publicV6 = CASES.find((c) => c.input.kind === "public" && c.input.family === "ipv6");
+      if (!publicV6) throw new Error("no IPv6 case");
+      // The shipped units mount /proc with subset=pid: only /proc/self/net is left.
+      const hide = "mount -t proc -o subset=pid proc /proc && ! test -e /proc/net/if_inet6";
+      const run = await runInNamespace(
+        `${setupScript(LINKS)}\n${hide}`,
+        [process.execPath, "tests/support/detect-child.ts", JSON.stringify({ v6: publicV6.input })],
+        20_000,
+        ["--net", "--mount"],
+      );
+      expect(run.stderr).toBe("");
+      expect(JSON.parse(run.stdout).v6).toEqual(publicV6.addresses);
+    });
+
     test.each(CASES)("$name", ({ name, input, addresses }) => {
       const result = results[name];
       if (input.kind === "public") expect(result).toEqual(addresses);

@@ -38,12 +38,18 @@ export function unpublishableIPv6(ifInet6 = readIfInet6()): Set<string> {
   return keys;
 }
 
+/**
+ * `/proc/self/net` first: systemd's ProcSubset=pid (as in the shipped units) hides
+ * `/proc/net` but keeps the process's own directory, and without the flags temporary and
+ * deprecated addresses would be published.
+ */
 function readIfInet6(): string {
-  try {
-    return readFileSync("/proc/net/if_inet6", "utf8");
-  } catch {
-    return "";
+  for (const path of ["/proc/self/net/if_inet6", "/proc/net/if_inet6"]) {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {}
   }
+  return "";
 }
 
 /**

@@ -51,9 +51,10 @@ export async function runInNamespace(
   setup: string,
   command: string[],
   timeoutMs = 20_000,
+  namespaces: string[] = ["--net"],
 ): Promise<RunResult> {
   const proc = Bun.spawn(
-    ["unshare", "--net", "sh", "-ec", `${setup}\nexec "$@"`, "sh", ...command],
+    ["unshare", ...namespaces, "sh", "-ec", `${setup}\nexec "$@"`, "sh", ...command],
     {
       stdout: "pipe",
       stderr: "pipe",
