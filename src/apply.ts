@@ -11,13 +11,21 @@ export function isRace(error: unknown): boolean {
   return error instanceof CloudflareApiError && RACE_CODES.some((code) => error.hasCode(code));
 }
 
+/** Authentication and authorization failures: single calls would fail the same way. */
+const AUTH_CODES = [1001, 6003, 9109, 10000] as const;
+
 /**
  * A batch refused as such (plan or token without access to the batch endpoint) rather
- * than one of its operations failing: fall back to one request per operation.
+ * than one of its operations failing, or the token failing: fall back to one request per
+ * operation. An auth error is not a refusal: it fails the pass and must not switch a
+ * long-lived updater to one request per record for the rest of its life.
  */
 function isBatchRefused(error: unknown): boolean {
   return (
-    error instanceof CloudflareApiError && [403, 404, 405].includes(error.status) && !isRace(error)
+    error instanceof CloudflareApiError &&
+    [403, 404, 405].includes(error.status) &&
+    !isRace(error) &&
+    !AUTH_CODES.some((code) => error.hasCode(code))
   );
 }
 

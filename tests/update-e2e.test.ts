@@ -182,6 +182,18 @@ describe("dynip update against the fake API", () => {
     expect(posts.map((r) => (r.body as { type: string }).type)).toEqual(["TXT", "A", "TXT", "A"]);
   });
 
+  test("an authentication error on the batch fails the pass instead of falling back", async () => {
+    // 403 with code 10000: the token may not write; one request per record would fail too.
+    fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "status", status: 403 } });
+    const result = await runCli(["update"], host("web-01", "192.168.1.10"));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("10000");
+    expect(
+      fake.requests.filter((r) => r.method === "POST" && r.path.endsWith("/dns_records")),
+    ).toEqual([]);
+    expect(fake.records()).toEqual([]);
+  });
+
   test("a race with another writer (81058) is re-read and re-planned", async () => {
     const env = host("web-01", "192.168.1.10");
     // Hold our batch long enough for another host to publish the same address (a VIP
