@@ -2,22 +2,12 @@ import type { CloudflareClient } from "./cloudflare/client.ts";
 import type { DnsRecord } from "./cloudflare/types.ts";
 
 /**
- * Where each managed domain lives. With CF_ZONE_ID every domain is in that zone;
- * otherwise each domain's zone is looked up once (longest suffix first) and remembered.
+ * Where each managed domain lives: with CF_ZONE_ID every domain is in that zone; otherwise
+ * the client looks each domain up (longest suffix first) and remembers the answers.
  */
 export function createZoneResolver(client: CloudflareClient, zoneId: string | undefined) {
-  // Promises, not ids: domains read at once share one lookup. A failed lookup is forgotten.
-  const known = new Map<string, Promise<string>>();
-  return (domain: string): Promise<string> => {
-    if (zoneId) return Promise.resolve(zoneId);
-    let id = known.get(domain);
-    if (!id) {
-      id = client.findZoneId(domain);
-      id.catch(() => known.delete(domain));
-      known.set(domain, id);
-    }
-    return id;
-  };
+  return (domain: string): Promise<string> =>
+    zoneId ? Promise.resolve(zoneId) : client.findZoneId(domain);
 }
 
 /** The managed domain a record name belongs to: `D` itself or `<one label>.D`. */

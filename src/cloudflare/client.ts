@@ -136,7 +136,7 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
       return mergeBatchResults(results);
     },
 
-    findZoneId: (domain) => findZoneId(transport, domain),
+    findZoneId: createZoneFinder(transport),
 
     async verifyToken() {
       return (
@@ -198,20 +198,33 @@ export function zoneCandidates(domain: string): string[] {
   return Array.from({ length: count }, (_, i) => labels.slice(i).join("."));
 }
 
-async function findZoneId(transport: Transport, domain: string): Promise<string> {
-  const candidates = zoneCandidates(domain);
-  for (const name of candidates) {
-    const { result } = await transport.send({
-      method: "GET",
-      path: "/zones",
-      query: { name },
-      result: ZoneListSchema,
-    });
-    const zone = result.find((z) => z.name.toLowerCase() === name);
-    if (zone) return zone.id;
-  }
-  throw new DynipError(
-    `no Cloudflare zone found for ${domain} (tried ${candidates.join(", ")}); set CF_ZONE_ID, ` +
-      "or give the token the Zone → Zone → Read permission",
-  );
+/**
+ * Zone lookups by name, remembered for the life of the client: zones do not move, and
+ * several managed domains usually share one (internal.example.com, all.example.com).
+ * A failed request is forgotten so the next pass asks again.
+ */
+function createZoneFinder(transport: Transport) {
+  const byName = new Map<string, Promise<string | undefined>>();
+  const lookup = (name: string): Promise<string | undefined> => {
+    let found = byName.get(name);
+    if (!found) {
+      found = transport
+        .send({ method: "GET", path: "/zones", query: { name }, result: ZoneListSchema })
+        .then(({ result }) => result.find((z) => z.name.toLowerCase() === name)?.id);
+      found.catch(() => byName.delete(name));
+      byName.set(name, found);
+    }
+    return found;
+  };
+  return async (domain: string): Promise<string> => {
+    const candidates = zoneCandidates(domain);
+    for (const name of candidates) {
+      const id = await lookup(name);
+      if (id) return id;
+    }
+    throw new DynipError(
+      `no Cloudflare zone found for ${domain} (tried ${candidates.join(", ")}); set CF_ZONE_ID, ` +
+        "or give the token the Zone → Zone → Read permission",
+    );
+  };
 }
