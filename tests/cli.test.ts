@@ -77,6 +77,22 @@ describe("configuration errors", () => {
     expect(typo.stderr).toContain("--dryrun");
   });
 
+  test.each([
+    [["update", "--dryrun"], "unknown option --dryrun"],
+    [["update", "--interval"], "--interval needs a value"],
+    [["update", "--interval="], "--interval needs a value"],
+    [["update", "now"], "unexpected argument now"],
+    [["status", "--json", "--zone-id"], "--zone-id needs a value"],
+    [["cleanup", "--once", "--token", "x"], "unknown option --token"],
+    [["remove"], "Unknown command remove"],
+  ])("usage error %p exits 2 before any request", async (argv, message) => {
+    fake.resetRequests();
+    const result = await runCli(argv, env());
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+    expect(fake.requests).toEqual([]);
+  });
+
   test("flags override the environment", async () => {
     fake.resetRequests();
     const result = await runCli(["update", "--dry-run", "--instance-id", "from-flag"], env());

@@ -49,8 +49,11 @@ export function flagOverrides(args: Record<string, unknown>): Record<string, str
   return overrides;
 }
 
-/** citty accepts any flag; a typo such as `--dryrun` must not silently write to DNS. */
-export function rejectUnknownFlags(rawArgs: string[], defs: ArgsDef): void {
+/**
+ * citty accepts anything; a typo such as `--dryrun`, a stray word or `--interval` without
+ * its value must not silently run a different command against DNS: usage error, exit 2.
+ */
+export function checkArgs(rawArgs: string[], defs: ArgsDef, parsed: Record<string, unknown>): void {
   const known = new Set<string>();
   for (const [name, def] of Object.entries(defs)) {
     known.add(name);
@@ -58,14 +61,15 @@ export function rejectUnknownFlags(rawArgs: string[], defs: ArgsDef): void {
     const aliases = "alias" in def ? def.alias : undefined;
     for (const alias of [aliases ?? []].flat()) known.add(alias);
   }
-  const unknown = rawArgs
+  const problems = rawArgs
     .filter((a) => a.startsWith("-") && a !== "-" && a !== "--")
     .map((a) => a.replace(/^--?/, "").split("=")[0] ?? "")
-    .filter((name) => !known.has(name));
-  if (unknown.length > 0) {
-    throw new DynipError(
-      `unknown option ${unknown.map((u) => `--${u}`).join(", ")}; see --help`,
-      2,
-    );
+    .filter((name) => !known.has(name))
+    .map((name) => `unknown option --${name}`);
+  for (const [name, def] of Object.entries(defs)) {
+    if (def.type === "string" && parsed[name] === "") problems.push(`--${name} needs a value`);
   }
+  const stray = (parsed._ as string[] | undefined) ?? [];
+  if (stray.length > 0) problems.push(`unexpected argument ${stray.join(" ")}`);
+  if (problems.length > 0) throw new DynipError(`${problems.join("; ")}; see --help`, 2);
 }

@@ -5,7 +5,7 @@ import { DynipError } from "../errors.ts";
 import { startHealthServer } from "../health.ts";
 import { log } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
-import { commonArgs, rejectUnknownFlags } from "./args.ts";
+import { checkArgs, commonArgs } from "./args.ts";
 import { clientFor, configFrom, managedDomains, sleep, stopSignal } from "./context.ts";
 
 const args = {
@@ -39,7 +39,7 @@ export default defineCommand({
   },
   args,
   async run({ rawArgs, args: flags }) {
-    rejectUnknownFlags(rawArgs, args);
+    checkArgs(rawArgs, args, flags);
     const config = configFrom(flags);
     if (flags.healthcheck) return probe(config.healthPort);
     const token = requireToken(config);

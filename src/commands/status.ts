@@ -3,7 +3,7 @@ import { createReader } from "../cleanup.ts";
 import { requireToken } from "../config.ts";
 import { DynipError } from "../errors.ts";
 import { buildReport, needsAttention, renderReport } from "../status.ts";
-import { commonArgs, rejectUnknownFlags } from "./args.ts";
+import { checkArgs, commonArgs } from "./args.ts";
 import { clientFor, configFrom, detectorFor, managedDomains } from "./context.ts";
 
 const args = {
@@ -16,7 +16,7 @@ export default defineCommand({
   meta: { name: "status", description: "Show who owns which address and how fresh it is" },
   args,
   async run({ rawArgs, args: flags }) {
-    rejectUnknownFlags(rawArgs, args);
+    checkArgs(rawArgs, args, flags);
     const config = configFrom(flags);
     const reader = createReader({
       client: clientFor(config, requireToken(config)),

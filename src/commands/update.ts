@@ -3,7 +3,7 @@ import { requireToken } from "../config.ts";
 import { DynipError } from "../errors.ts";
 import { log } from "../log.ts";
 import { createUpdater } from "../update.ts";
-import { commonArgs, rejectUnknownFlags } from "./args.ts";
+import { checkArgs, commonArgs } from "./args.ts";
 import { clientFor, configFrom, detectorFor, sleep, stopSignal } from "./context.ts";
 
 const args = {
@@ -24,7 +24,7 @@ export default defineCommand({
   },
   args,
   async run({ rawArgs, args: flags }) {
-    rejectUnknownFlags(rawArgs, args);
+    checkArgs(rawArgs, args, flags);
     const config = configFrom(flags);
     const dryRun = Boolean(flags["dry-run"]);
     // A dry run without a token previews against an empty zone and sends nothing.
