@@ -8,7 +8,7 @@ import { domainToASCII } from "node:url";
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
 import type { Cidr, ExternalSource, InternalSource } from "./ip/types.ts";
-import { log, registerSecret } from "./log.ts";
+import { registerSecret } from "./log.ts";
 
 type AddIssue = (info: { message: string }) => void;
 
@@ -81,7 +81,8 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 export const domain = parsed((text, addIssue) => {
   const name = text.replace(/\.$/, "");
   const fail = (why: string) => {
-    addIssue({ message: `${why}, got ${quote(text)}` });
+    // Credentials in the URL are secrets too: never quote them back.
+    addIssue({ message: `${why}, got ${quote(text.replace(/\/\/[^/?#]*@/, "//***@"))}` });
     return "";
   };
   if (name.includes("*")) return fail("must be a plain DNS name, not a wildcard");
@@ -239,30 +240,31 @@ export const token = parsed((text, addIssue) => {
   return text;
 });
 
-/** Reads CF_API_TOKEN_FILE: the token, trimmed (files usually end in a newline). */
-export const tokenFile = parsed((path, addIssue) => {
+/**
+ * Reads CF_API_TOKEN_FILE: the token, trimmed (files usually end in a newline), and a
+ * warning when others may read the file. The warning is logged by the command once the
+ * logger has its configured level and format.
+ */
+export const tokenFile = parsed((path, addIssue): { secret: string; warning?: string } => {
   let content: string;
   try {
     content = readFileSync(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
     addIssue({ message: `cannot read ${quote(path)} (${code})` });
-    return "";
+    return { secret: "" };
   }
   const secret = content.trim();
   registerSecret(secret);
   if (!secret) addIssue({ message: `${quote(path)} is empty` });
   else if (!TOKEN.test(secret)) addIssue({ message: `the token in ${quote(path)} ${TOKEN_RULE}` });
-  else warnIfShared(path);
-  return secret;
+  return { secret, warning: sharedFileWarning(path) };
 });
 
-function warnIfShared(path: string): void {
+function sharedFileWarning(path: string): string | undefined {
   // Windows has no Unix permission bits; its mode is synthesised and always looks shared.
-  if (process.platform === "win32") return;
-  if ((statSync(path).mode & 0o077) !== 0) {
-    log.warn(`CF_API_TOKEN_FILE: ${path} is readable by group or others; run chmod 600 ${path}`);
-  }
+  if (process.platform === "win32" || (statSync(path).mode & 0o077) === 0) return undefined;
+  return `CF_API_TOKEN_FILE: ${path} is readable by group or others; run chmod 600 ${path}`;
 }
 
 export const zoneId = v.pipe(
@@ -287,7 +289,8 @@ function isLoopback(hostname: string): boolean {
 export const apiUrl = parsed((text, addIssue) => {
   const url = URL.parse(text);
   const fail = (why: string) => {
-    addIssue({ message: `${why}, got ${quote(text)}` });
+    // Credentials in the URL are secrets too: never quote them back.
+    addIssue({ message: `${why}, got ${quote(text.replace(/\/\/[^/?#]*@/, "//***@"))}` });
     return "";
   };
   if (!url?.hostname)

@@ -247,6 +247,8 @@ export interface Config {
   healthPort?: number;
   logLevel: LogLevelName;
   logFormat: LogFormat;
+  /** Worth telling the user, not worth refusing to start (e.g. a token file others can read). */
+  warnings: string[];
 }
 
 /** Drops keys whose value is undefined, so `"zoneId" in config` means it was configured. */
@@ -272,7 +274,8 @@ function toConfig(input: Checked): Config {
     instanceId: input.INSTANCE_ID,
     ttl: input.RECORD_TTL,
     proxied: input.CF_PROXIED,
-    token: input.CF_API_TOKEN ?? input.CF_API_TOKEN_FILE,
+    token: input.CF_API_TOKEN ?? input.CF_API_TOKEN_FILE?.secret,
+    warnings: input.CF_API_TOKEN_FILE?.warning ? [input.CF_API_TOKEN_FILE.warning] : [],
     zoneId: input.CF_ZONE_ID,
     apiUrl: input.CF_API_URL,
     apiTimeoutSeconds: input.API_TIMEOUT_SECONDS,
@@ -296,25 +299,18 @@ export interface LoadOptions {
   hostname?: () => string;
 }
 
-const TOKEN_VARIABLES: readonly EnvName[] = ["CF_API_TOKEN", "CF_API_TOKEN_FILE"];
-
 /** Empty (or blank) counts as unset; values are trimmed. */
 function given(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
   return trimmed ? trimmed : undefined;
 }
 
-/**
- * Flags beat the environment. A token flag replaces both token variables of the
- * environment, so `--token-file` does not clash with an inherited CF_API_TOKEN.
- */
+/** Flags beat the environment. */
 function rawInput(options: LoadOptions): RawConfig {
   const overrides = options.overrides ?? {};
-  const tokenFromFlags = TOKEN_VARIABLES.some((name) => given(overrides[name]) !== undefined);
   const raw: Partial<Record<EnvName, string>> = {};
   for (const { name } of CONFIG_VARIABLES) {
-    const env = tokenFromFlags && TOKEN_VARIABLES.includes(name) ? undefined : options.env[name];
-    const value = given(overrides[name]) ?? given(env);
+    const value = given(overrides[name]) ?? given(options.env[name]);
     if (value !== undefined) raw[name] = value;
   }
   raw.INSTANCE_ID ??= (options.hostname ?? osHostname)().trim();

@@ -7,13 +7,14 @@ import {
 import { type Config, loadConfig } from "../config.ts";
 import { detect } from "../ip/detect.ts";
 import type { Detection } from "../ip/types.ts";
-import { configureLogger } from "../log.ts";
+import { configureLogger, log } from "../log.ts";
 import { flagOverrides } from "./args.ts";
 
 /** Validates environment + flags (exit 2 on any problem, before any request) and sets up logging. */
 export function configFrom(args: Record<string, unknown>): Config {
   const config = loadConfig({ env: process.env, overrides: flagOverrides(args), hostname });
   configureLogger({ level: config.logLevel, format: config.logFormat });
+  for (const warning of config.warnings) log.warn(warning);
   return config;
 }
 
