@@ -81,7 +81,7 @@ describe("configuration errors", () => {
     [["update", "--dryrun"], "unknown option --dryrun"],
     [["update", "--interval"], "--interval needs a value"],
     [["update", "--interval="], "--interval needs a value"],
-    [["update", "now"], "unexpected argument now"],
+    [["update", "now"], "1 unexpected argument(s)"],
     [["status", "--json", "--zone-id"], "--zone-id needs a value"],
     [["cleanup", "--once", "--token", "x"], "unknown option --token"],
     [["remove"], "Unknown command remove"],

@@ -70,6 +70,8 @@ export function checkArgs(rawArgs: string[], defs: ArgsDef, parsed: Record<strin
     if (def.type === "string" && parsed[name] === "") problems.push(`--${name} needs a value`);
   }
   const stray = (parsed._ as string[] | undefined) ?? [];
-  if (stray.length > 0) problems.push(`unexpected argument ${stray.join(" ")}`);
+  // Not quoted: after a mistyped flag the stray word may well be a secret (`--token abc…`).
+  if (stray.length > 0)
+    problems.push(`${stray.length} unexpected argument(s); this command takes none`);
   if (problems.length > 0) throw new DynipError(`${problems.join("; ")}; see --help`, 2);
 }
