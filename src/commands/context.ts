@@ -77,9 +77,8 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export function stopSignal(what = "pass"): AbortSignal {
   const controller = new AbortController();
   const onSignal = (name: string) => {
-    if (controller.signal.aborted) {
-      process.exit(0);
-    }
+    // The user asked twice: stop waiting for the pass. The only exit outside cli.ts.
+    if (controller.signal.aborted) process.exit(0);
     controller.abort();
     process.stderr.write(`received ${name}: finishing the current ${what}, then exiting\n`);
   };
