@@ -7,6 +7,7 @@ import { readFileSync, statSync } from "node:fs";
 import { domainToASCII } from "node:url";
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
+import { parseAddress } from "./ip/cidr.ts";
 import type { Cidr, ExternalSource, InternalSource } from "./ip/types.ts";
 import { registerSecret } from "./log.ts";
 
@@ -105,15 +106,6 @@ export function splitList(text: string): string[] {
     .split(",")
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
-}
-
-/** Strict address syntax: no zone ids, and IPv4 only as four decimal parts (ipaddr.js also takes `10`, `0xa.0.0.1`). */
-export function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
-  if (text.includes(":")) {
-    if (text.includes("%") || !ipaddr.IPv6.isValid(text)) return undefined;
-    return ipaddr.IPv6.parse(text);
-  }
-  return ipaddr.IPv4.isValidFourPartDecimal(text) ? ipaddr.IPv4.parse(text) : undefined;
 }
 
 export const cidrList = parsed((text, addIssue) => {

@@ -1,5 +1,6 @@
 import ipaddr from "ipaddr.js";
 import type { DnsRecord } from "./cloudflare/types.ts";
+import { format, parseAddress } from "./ip/cidr.ts";
 
 const PREFIX = "_heartbeat-";
 
@@ -30,11 +31,11 @@ export function isValidInstanceId(id: string): boolean {
  * because they cannot be published as A/AAAA content.
  */
 export function canonicalIp(text: string): string | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text).toString();
-  if (!ipaddr.IPv6.isValid(text)) return undefined;
-  const address = ipaddr.IPv6.parse(text);
-  if (address.zoneId !== undefined || address.isIPv4MappedAddress()) return undefined;
-  return address.toRFC5952String();
+  const address = parseAddress(text);
+  if (!address || (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress())) {
+    return undefined;
+  }
+  return format(address);
 }
 
 function encodeLabel(canonical: string): string {
