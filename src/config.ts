@@ -6,6 +6,7 @@ import { hostname as osHostname } from "node:os";
 import * as v from "valibot";
 import * as field from "./config-fields.ts";
 import { ConfigError } from "./errors.ts";
+import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "./ip/defaults.ts";
 import type { Cidr, ExternalSource, InternalSource } from "./ip/types.ts";
 import { type LogFormat, type LogLevelName, redact } from "./log.ts";
 
@@ -39,9 +40,8 @@ export type EnvName =
   | "LOG_FORMAT";
 
 const DEFAULTS = {
-  INTERNAL_CIDRS: "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
-  EXCLUDE_INTERFACES:
-    "lo,docker*,br-*,veth*,virbr*,cni*,flannel*,cali*,cilium*,podman*,lxcbr*,lxdbr*,kube-*,weave*,vxlan*,tunl*",
+  INTERNAL_CIDRS: DEFAULT_INTERNAL_CIDRS.join(","),
+  EXCLUDE_INTERFACES: DEFAULT_EXCLUDE_INTERFACES.join(","),
   INTERNAL_IP_SOURCE: "interfaces",
   EXTERNAL_IPV4_SOURCE: "auto",
   EXTERNAL_IPV6_SOURCE: "auto",
