@@ -1,12 +1,12 @@
 import { type Applier, createApplier, isRace } from "./apply.ts";
 import type { CloudflareClient } from "./cloudflare/client.ts";
 import type { DnsRecord } from "./cloudflare/types.ts";
-import type { Config } from "./config.ts";
+import { type Config, managedDomains } from "./config.ts";
 import { DynipError } from "./errors.ts";
 import type { Detection } from "./ip/types.ts";
 import { log } from "./log.ts";
 import { buildDesired, failedSources } from "./plan/desired.ts";
-import type { Operation } from "./plan/types.ts";
+import { describeOperation, type Operation } from "./plan/types.ts";
 import { planDeregister, planUpdate } from "./plan/update.ts";
 import { createZoneResolver, domainOf, readDomain } from "./zone-records.ts";
 
@@ -50,15 +50,9 @@ export function summarize(detection: Detection): string[] {
   });
 }
 
-function describe(op: Operation): string {
-  const r = op.record;
-  const verb = op.kind === "create" ? "create" : op.kind === "patch" ? "update" : "delete";
-  return `${verb} ${r.type} ${r.name} ${r.content} (${op.reason})`;
-}
-
 export function createUpdater(deps: UpdaterDeps) {
   const { config, client } = deps;
-  const domains = Object.values(config.domains).filter((d): d is string => Boolean(d));
+  const domains = managedDomains(config);
   const zoneOf = client ? createZoneResolver(client, config.zoneId) : undefined;
   const applier: Applier | undefined = client ? createApplier(client) : undefined;
   /** Records as of the last successful pass; undefined forces a full read. */
@@ -76,11 +70,6 @@ export function createUpdater(deps: UpdaterDeps) {
     return records;
   }
 
-  function serverNow(): number | undefined {
-    const date = client?.lastServerDate();
-    return date ? Math.floor(date.getTime() / 1000) : undefined;
-  }
-
   function plan(detection: Detection, records: Records): Operation[] {
     return planUpdate({
       desired: buildDesired(detection, config.domains, config.internalCidrs, staticInternal()),
@@ -89,8 +78,6 @@ export function createUpdater(deps: UpdaterDeps) {
       now: deps.now(),
       ttl: config.ttl,
       proxied: config.proxied,
-      serverNow: serverNow(),
-      adoptAfterSeconds: Math.floor(config.staleThresholdSeconds / 2),
     });
   }
 
@@ -166,9 +153,9 @@ export function createUpdater(deps: UpdaterDeps) {
   function report(ops: Operation[]): { changed: number; refreshed: number } {
     const refreshed = ops.filter(isRefresh).length;
     for (const op of ops) {
-      if (deps.dryRun) deps.print(`would ${describe(op)}`);
-      else if (isRefresh(op)) log.debug(describe(op));
-      else log.info(describe(op));
+      if (deps.dryRun) deps.print(`would ${describeOperation(op)}`);
+      else if (isRefresh(op)) log.debug(describeOperation(op));
+      else log.info(describeOperation(op));
     }
     return { changed: ops.length - refreshed, refreshed };
   }

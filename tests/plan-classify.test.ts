@@ -189,19 +189,64 @@ describe("classify: several records for one address", () => {
     ];
     const [entry] = run(records);
     expect(entry).toMatchObject({ state: "fresh", owner: "new", ageSeconds: 100 });
+    expect(entry?.owners).toEqual(["new", "older", "old"]);
     expect(entry?.heartbeats).toHaveLength(4);
+  });
+
+  test("a fresh address loses only the expired heartbeats of dead sharers, never garbage", () => {
+    const records = [
+      address(ip),
+      heartbeat(ip, 60, { owner: "alive" }),
+      heartbeat(ip, 901, { owner: "dead-1" }),
+      heartbeat(ip, 900, { owner: "just-in-time" }),
+      heartbeat(ip, 5000, { owner: "dead-2" }),
+      garbage(ip, 50_000),
+    ];
+    const [entry] = run(records);
+    expect(summary(run(records))).toEqual(["A 10.0.0.1 fresh delete 60"]);
+    expect(entry?.owner).toBe("alive");
+    expect(entry?.toDelete.map((r) => r.id)).toEqual([
+      records[2]?.id ?? "?",
+      records[4]?.id ?? "?",
+    ]);
+    expect(entry?.reason).toBe(
+      "heartbeat 60 s old (threshold 900 s); 2 expired heartbeat(s) of dead-1 (901 s), " +
+        "dead-2 (5000 s) beside it; 1 unparsable heartbeat(s) at this name",
+    );
+  });
+
+  // Indices into [address, heartbeat of host-0, heartbeat of host-1].
+  test.each([
+    ["all fresh", [60, 900], "fresh", []],
+    ["one sharer dead", [60, 1000], "fresh", [2]],
+    ["all stale: the address goes with all of them", [1000, 2000], "stale", [0, 1, 2]],
+  ])("shared address, %s", (_name, ages, state, doomed) => {
+    const records = [
+      address(ip),
+      ...ages.map((age, i) => heartbeat(ip, age, { owner: `host-${i}` })),
+    ];
+    const [entry] = run(records);
+    expect(entry?.state).toBe(state as Entry["state"]);
+    expect(entry?.delete).toBe(doomed.length > 0);
+    expect(entry?.toDelete.map((r) => r.id)).toEqual(doomed.map((i) => records[i]?.id ?? "?"));
+  });
+
+  test.each([
+    ["freshest fresh: only the expired ones go", [100, 1000], [1]],
+    ["freshest stale: all of them go", [1000, 2000], [0, 1]],
+  ])("heartbeats without address, %s", (_name, ages, doomed) => {
+    const records = ages.map((age, i) => heartbeat(ip, age, { owner: `host-${i}` }));
+    const [entry] = run(records);
+    expect(entry?.state).toBe("orphan");
+    expect(entry?.owners).toEqual(["host-0", "host-1"]);
+    expect(entry?.toDelete.map((r) => r.id)).toEqual(doomed.map((i) => records[i]?.id ?? "?"));
   });
 
   test("a stale address takes every heartbeat TXT at its name with it, unparsable ones too", () => {
     const records = [address(ip), heartbeat(ip, 5000), heartbeat(ip, 1000), garbage(ip)];
     const [entry] = run(records);
     expect(entry).toMatchObject({ state: "stale", delete: true, ageSeconds: 1000 });
-    expect(entry?.heartbeats.map((r) => r.id).sort()).toEqual(
-      records
-        .slice(1)
-        .map((r) => r.id)
-        .sort(),
-    );
+    expect(entry?.toDelete.map((r) => r.id)).toEqual(records.map((r) => r.id));
   });
 
   test("the youngest of duplicate addresses decides the grace period", () => {

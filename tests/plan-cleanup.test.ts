@@ -94,6 +94,22 @@ describe("planCleanup", () => {
     ]);
   });
 
+  test("a dead sharer's heartbeat goes alone: the address and the live heartbeat stay", () => {
+    const zone = [
+      address("203.0.113.5"),
+      heartbeat("203.0.113.5", 60, "host-a"),
+      heartbeat("203.0.113.5", 1200, "host-b"),
+    ];
+    const ops = planCleanup(entries(zone));
+    expect(show(ops)).toEqual([
+      `delete TXT ${heartbeatName("203.0.113.5", D)} ${zone[2]?.content}`,
+    ]);
+    expect(ops[0]?.reason).toBe(
+      `expired heartbeat of host-b beside fresh 203.0.113.5 at ${D}: heartbeat 60 s old ` +
+        "(threshold 900 s); 1 expired heartbeat(s) of host-b (1200 s) beside it",
+    );
+  });
+
   test("nothing to delete in a healthy zone", () => {
     const zone = [address("10.0.0.1"), heartbeat("10.0.0.1", 899), address("10.0.0.2", 900)];
     expect(planCleanup(entries(zone))).toEqual([]);
@@ -102,8 +118,7 @@ describe("planCleanup", () => {
 
 describe("confirmDeletions", () => {
   const stale = (): DnsRecord[] => [address("10.0.0.1"), heartbeat("10.0.0.1", 2000)];
-  const ids = (list: Entry[]): string[] =>
-    list.flatMap((e) => [...e.addresses, ...e.heartbeats].map((r) => r.id));
+  const ids = (list: Entry[]): string[] => list.flatMap((e) => e.toDelete.map((r) => r.id));
 
   test("unchanged between reads: everything stays deletable", () => {
     const zone = [...stale(), address("fd00::1", 5000), heartbeat("10.0.0.9", 3000)];
@@ -122,6 +137,46 @@ describe("confirmDeletions", () => {
     const addr = address("10.0.0.1", 5000);
     const confirmed = confirmDeletions(entries([addr]), entries([addr, heartbeat("10.0.0.1", 0)]));
     expect(confirmed).toEqual([]);
+  });
+
+  test("a dead sharer's heartbeat is deleted only when expired in both reads", () => {
+    const [addr, alive, dead] = [
+      address("10.0.0.1"),
+      heartbeat("10.0.0.1", 60, "alive"),
+      heartbeat("10.0.0.1", 2000, "dead"),
+    ];
+    const zone = [addr, alive, dead];
+    expect(ids(confirmDeletions(entries(zone), entries(zone, NOW + 5)))).toEqual([dead.id]);
+    // It came back between the reads: nothing goes.
+    const back = { ...dead, content: formatHeartbeat(NOW, "dead"), modified_on: iso(NOW) };
+    expect(confirmDeletions(entries(zone), entries([addr, alive, back]))).toEqual([]);
+  });
+
+  test("a stale address saved by a refresh between reads still loses the dead sharer", () => {
+    const [addr, sleeper, dead] = [
+      address("10.0.0.1"),
+      heartbeat("10.0.0.1", 1000, "sleeper"),
+      heartbeat("10.0.0.1", 2000, "dead"),
+    ];
+    const woke = { ...sleeper, content: formatHeartbeat(NOW, "sleeper"), modified_on: iso(NOW) };
+    const before = entries([addr, sleeper, dead]);
+    expect(before[0]?.state).toBe("stale");
+    const confirmed = confirmDeletions(before, entries([addr, woke, dead]));
+    expect(ids(confirmed)).toEqual([dead.id]);
+    expect(show(planCleanup(confirmed))).toEqual([
+      `delete TXT ${heartbeatName("10.0.0.1", D)} ${dead.content}`,
+    ]);
+  });
+
+  test("a fresh address whose last live heartbeat vanished between reads keeps its address", () => {
+    const [addr, alive, dead] = [
+      address("10.0.0.1"),
+      heartbeat("10.0.0.1", 60, "alive"),
+      heartbeat("10.0.0.1", 2000, "dead"),
+    ];
+    const after = entries([addr, dead]);
+    expect(after[0]?.state).toBe("stale");
+    expect(ids(confirmDeletions(entries([addr, alive, dead]), after))).toEqual([dead.id]);
   });
 
   test("records another replica deleted between reads are not deleted again", () => {
@@ -253,6 +308,11 @@ describe("property: cleanup only ever deletes dynip's stale records", () => {
           if (target?.type === "A" || target?.type === "AAAA") {
             const ip = canonicalIp(target.content) ?? "?";
             expect(freshestAge(ip, records)).toBeGreaterThan(THRESHOLD);
+          } else if (target) {
+            // A heartbeat goes with its stale address or orphan group, or alone when it expired.
+            const ip = parseHeartbeatName(target.name, D) ?? "?";
+            const own = freshestAge(ip, [target]);
+            expect(Math.max(own, freshestAge(ip, records))).toBeGreaterThan(THRESHOLD);
           }
         }
         expect(new Set(ops.map((op) => (op.kind === "delete" ? op.id : ""))).size).toBe(ops.length);

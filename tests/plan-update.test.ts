@@ -1,16 +1,17 @@
 import { describe, expect, test } from "bun:test";
 import ipaddr from "ipaddr.js";
 import type { DnsRecord } from "../src/cloudflare/types.ts";
-import { formatHeartbeat, heartbeatName } from "../src/heartbeat.ts";
+import {
+  canonicalIp,
+  formatHeartbeat,
+  heartbeatName,
+  parseHeartbeat,
+  parseHeartbeatName,
+} from "../src/heartbeat.ts";
 import type { Cidr } from "../src/ip/types.ts";
 import type { DomainDesire, Protection } from "../src/plan/desired.ts";
 import { type Operation, toBatch } from "../src/plan/types.ts";
-import {
-  DEFAULT_ADOPT_AFTER_SECONDS,
-  planDeregister,
-  planUpdate,
-  type UpdatePlanInput,
-} from "../src/plan/update.ts";
+import { planDeregister, planUpdate, type UpdatePlanInput } from "../src/plan/update.ts";
 
 const ME = "web-01";
 const OTHER = "web-02";
@@ -73,7 +74,6 @@ function input(
     now: NOW,
     ttl: 120,
     proxied: false,
-    serverNow: NOW,
     ...overrides,
   };
 }
@@ -241,15 +241,14 @@ describe("planUpdate", () => {
       address("192.168.1.10"),
     ];
 
-    test("adopted by an instance that has the address", () => {
+    test("left alone by an instance that has the address: its own heartbeat goes beside it", () => {
       const records = garbage();
       const ops = planUpdate(input([want(INT, ["192.168.1.10"])], records));
       expect(ops).toEqual([
         {
-          kind: "patch",
-          id: records[0]?.id ?? "",
+          kind: "create",
           record: { name: hbName("192.168.1.10", INT), type: "TXT", content: fresh, ttl: 120 },
-          reason: "adopt unparsable heartbeat of 192.168.1.10",
+          reason: "heartbeat for 192.168.1.10; 1 other heartbeat(s) at this name left alone",
         },
       ]);
     });
@@ -260,86 +259,156 @@ describe("planUpdate", () => {
       ).not.toContain("192.168.1.10");
       expect(planUpdate(input([want(INT, [])], garbage()))).toEqual([]);
     });
+
+    test("do not keep an address when its last instance leaves", () => {
+      const records = [...garbage(), heartbeat("192.168.1.10", ME)];
+      const ops = planUpdate(input([want(INT, [])], records));
+      expect(show(ops)).toEqual([
+        `delete A ${INT} 192.168.1.10`,
+        `delete TXT ${hbName("192.168.1.10", INT)} ${records[2]?.content}`,
+      ]);
+    });
   });
 
-  describe("two instances sharing one NAT'd address", () => {
+  describe("two instances sharing one NAT'd address: one heartbeat each", () => {
     const ip = "203.0.113.7";
 
     test.each([
-      ["fresh heartbeat of the other: untouched", 60, NOW, undefined, false],
-      [
-        "younger than the adoption age: untouched",
-        DEFAULT_ADOPT_AFTER_SECONDS,
-        NOW,
-        undefined,
-        false,
-      ],
-      [
-        "older than the adoption age: adopted",
-        DEFAULT_ADOPT_AFTER_SECONDS + 1,
-        NOW,
-        undefined,
-        true,
-      ],
-      ["custom adoption age", 200, NOW, 100, true],
-      ["stale, but no server clock: untouched", 100_000, undefined, undefined, false],
-      ["stale by this host's clock only: untouched", 60, NOW - 10_000, undefined, false],
-    ])("%s", (_, age, serverNow, adoptAfterSeconds, adopted) => {
+      ["fresh", 60],
+      ["older than half the threshold", 500],
+      ["older than the threshold", 100_000],
+    ])("the other's heartbeat, %s: untouched, this instance creates its own", (_, age) => {
       const records = published(ip, OTHER, EXT, age);
-      const ops = planUpdate(input([want(EXT, [ip])], records, { serverNow, adoptAfterSeconds }));
-      expect(show(ops)).toEqual(adopted ? [`patch TXT ${hbName(ip, EXT)} ${fresh}`] : []);
-      if (adopted) expect(ops[0]?.reason).toContain(`from ${OTHER}`);
+      const ops = planUpdate(input([want(EXT, [ip])], records));
+      expect(show(ops)).toEqual([`create TXT ${hbName(ip, EXT)} ${fresh}`]);
+      expect(ops[0]?.reason).toContain("1 other heartbeat(s) at this name left alone");
     });
 
-    test("the age comes from Cloudflare's modified_on, not the content", () => {
-      const hb = {
-        ...heartbeat(ip, OTHER, EXT, 60),
-        content: formatHeartbeat(NOW - 100_000, OTHER),
-      };
-      expect(planUpdate(input([want(EXT, [ip])], [hb, address(ip, EXT)]))).toEqual([]);
+    test("each instance refreshes only its own heartbeat, whatever the other's age", () => {
+      for (const age of [60, 500, 100_000]) {
+        const records = [heartbeat(ip, OTHER, EXT, age), ...published(ip, ME, EXT)];
+        const ops = planUpdate(input([want(EXT, [ip])], records));
+        expect(ops.map((op) => (op.kind === "patch" ? op.id : op.kind))).toEqual([
+          records[1]?.id ?? "?",
+        ]);
+        expect(ops[0]?.reason).toBe(
+          `refresh heartbeat of ${ip}; 1 other heartbeat(s) at this name left alone`,
+        );
+      }
+    });
+
+    test("two instances publishing in turn end with a heartbeat each, then only refresh", () => {
+      let zone: DnsRecord[] = [];
+      for (const id of [ME, OTHER, ME, OTHER]) {
+        zone = applyOps(zone, planUpdate(input([want(EXT, [ip])], zone, { instanceId: id })));
+      }
+      const owners = zone.map((r) => parseHeartbeat(r.content)?.instanceId ?? r.type);
+      expect(owners.sort()).toEqual(["A", ME, OTHER]);
+      for (const id of [ME, OTHER]) {
+        const ops = planUpdate(input([want(EXT, [ip])], zone, { instanceId: id }));
+        expect(ops).toHaveLength(1);
+        expect(ops.every(isRefresh)).toBe(true);
+      }
+    });
+
+    test.each([
+      ["fresh", 60],
+      ["stale (cleanup's job)", 100_000],
+    ])("leaving keeps the address while the other's heartbeat is %s", (_, age) => {
+      const records = [heartbeat(ip, OTHER, EXT, age), ...published(ip, ME, EXT)];
+      const ops = planUpdate(input([want(EXT, [])], records));
+      expect(show(ops)).toEqual([`delete TXT ${hbName(ip, EXT)} ${records[1]?.content}`]);
+      expect(ops[0]?.reason).toContain(`address kept for ${OTHER}`);
+    });
+
+    test("the last sharer leaving deletes the address, then its heartbeat", () => {
+      let zone = [heartbeat(ip, OTHER, EXT), ...published(ip, ME, EXT)];
+      zone = applyOps(zone, planUpdate(input([want(EXT, [])], zone)));
+      const ops = planUpdate(input([want(EXT, [])], zone, { instanceId: OTHER }));
+      expect(show(ops)).toEqual([
+        `delete A ${EXT} ${ip}`,
+        `delete TXT ${hbName(ip, EXT)} ${zone[0]?.content}`,
+      ]);
+      expect(applyOps(zone, ops)).toEqual([]);
     });
 
     test.each([ME, OTHER])(
-      "%s moving away does not delete the address the other publishes",
+      "an instance without a heartbeat there (%s) moving away touches nothing",
       (mover) => {
         const owner = mover === ME ? OTHER : ME;
         const records = published(ip, owner, EXT);
         expect(planUpdate(input([want(EXT, [])], records, { instanceId: mover }))).toEqual([]);
       },
     );
+  });
 
-    test("with a heartbeat each, leaving removes only the own heartbeat", () => {
-      const records = [heartbeat(ip, OTHER, EXT), ...published(ip, ME, EXT)];
-      const ops = planUpdate(input([want(EXT, [])], records));
-      expect(show(ops)).toEqual([`delete TXT ${hbName(ip, EXT)} ${records[1]?.content}`]);
-      expect(ops[0]?.reason).toContain(`address kept for ${OTHER}`);
+  describe("never touches what another instance (or nobody) owns", () => {
+    /** Patches and deletes whose target was not this instance's before the plan. */
+    function foreignTargets(records: DnsRecord[], ops: Operation[]): string[] {
+      const byId = new Map(records.map((r) => [r.id, r]));
+      return ops.flatMap((op) => {
+        if (op.kind === "create") return [];
+        const target = byId.get(op.id);
+        if (!target) return [`${op.kind} of unknown ${op.id}`];
+        if (target.type === "TXT") {
+          const owner = parseHeartbeat(target.content)?.instanceId;
+          return owner === ME ? [] : [`${op.kind} of ${owner ?? "garbage"}'s ${target.name}`];
+        }
+        const ip = canonicalIp(target.content);
+        const owners = records
+          .filter((r) => r.type === "TXT" && ip && parseHeartbeatName(r.name, target.name) === ip)
+          .flatMap((r) => parseHeartbeat(r.content)?.instanceId ?? []);
+        const mine = owners.length > 0 && owners.every((o) => o === ME);
+        return mine ? [] : [`${op.kind} of ${target.content} owned by {${owners.join(",")}}`];
+      });
+    }
+
+    const ips = ["192.168.1.10", "192.168.1.11", "192.168.1.12", "192.168.1.13", "192.168.1.14"];
+    const zone = (): DnsRecord[] => [
+      // shared, the other fresh
+      heartbeat(ips[0] ?? "", OTHER),
+      ...published(ips[0] ?? "", ME),
+      // shared, the other long dead
+      heartbeat(ips[1] ?? "", OTHER, INT, 100_000),
+      ...published(ips[1] ?? "", ME),
+      // the other's alone, older than half the threshold
+      ...published(ips[2] ?? "", OTHER, INT, 600),
+      // garbage beside this instance's heartbeat
+      record(hbName(ips[3] ?? "", INT), "TXT", "garbage"),
+      ...published(ips[3] ?? "", ME),
+      // garbage alone beside somebody's address
+      record(hbName(ips[4] ?? "", INT), "TXT", '"1700000000"'),
+      address(ips[4] ?? ""),
+    ];
+    const subsets = [[], ips, ...ips.map((ip) => [ip]), ips.slice(0, 2), ips.slice(2)];
+
+    test.each(subsets.map((s) => [s.join(" ") || "nothing", s]))("desired: %s", (_, wanted) => {
+      const records = zone();
+      const ops = planUpdate(input([want(INT, wanted as string[])], records));
+      expect(ops.length).toBeGreaterThan(0);
+      expect(foreignTargets(records, ops)).toEqual([]);
     });
 
-    test("with a heartbeat each, staying refreshes only the own one", () => {
-      const records = [heartbeat(ip, OTHER, EXT), ...published(ip, ME, EXT)];
-      const ops = planUpdate(input([want(EXT, [ip])], records));
-      expect(ops.map((op) => (op.kind === "patch" ? op.id : undefined))).toEqual([records[1]?.id]);
-      expect(ops[0]?.reason).toContain("1 other heartbeat(s) at this name left alone");
+    test("deregistration", () => {
+      const records = zone();
+      const ops = planDeregister({ ...input([], records), domains: [INT] });
+      // Only 192.168.1.13's address goes: the others still carry another instance's heartbeat.
+      expect(ops.filter((op) => op.record.type === "A").map((op) => op.record.content)).toEqual([
+        "192.168.1.13",
+      ]);
+      expect(ops.filter((op) => op.record.type === "TXT")).toHaveLength(3);
+      expect(foreignTargets(records, ops)).toEqual([]);
     });
+  });
 
-    test("several stale heartbeats of others: the first is adopted", () => {
-      const records = [
-        heartbeat(ip, OTHER, EXT, 5000),
-        heartbeat(ip, "web-03", EXT, 5000),
-        address(ip, EXT),
-      ];
-      const ops = planUpdate(input([want(EXT, [ip])], records));
-      expect(ops.map((op) => (op.kind === "patch" ? op.id : undefined))).toEqual([records[0]?.id]);
-    });
-
-    test("one fresh heartbeat among stale ones: nothing is adopted", () => {
-      const records = [
-        heartbeat(ip, OTHER, EXT, 5000),
-        heartbeat(ip, "web-03", EXT, 60),
-        address(ip, EXT),
-      ];
-      expect(planUpdate(input([want(EXT, [ip])], records))).toEqual([]);
-    });
+  test("two heartbeats of this instance at one name: one is refreshed, the other deleted", () => {
+    const records = [heartbeat("192.168.1.10", ME, INT, 300), ...published("192.168.1.10", ME)];
+    const ops = planUpdate(input([want(INT, ["192.168.1.10"])], records));
+    expect(ops.map((op) => `${op.kind} ${op.kind === "create" ? "" : op.id}`)).toEqual([
+      `delete ${records[1]?.id}`,
+      `patch ${records[0]?.id}`,
+    ]);
+    expect(ops[0]?.reason).toBe("duplicate heartbeat of 192.168.1.10");
   });
 
   test("IPv6: AAAA records, dashed heartbeat names, content compared in canonical form", () => {
@@ -423,6 +492,16 @@ describe("planUpdate", () => {
       ["192.168.1.10"],
     ],
     ["stale shared address", published("192.168.1.10", OTHER, INT, 5000), ["192.168.1.10"]],
+    [
+      "shared address with a heartbeat each",
+      [heartbeat("192.168.1.10", OTHER), ...published("192.168.1.10", ME)],
+      ["192.168.1.10"],
+    ],
+    [
+      "duplicate own heartbeat",
+      [heartbeat("192.168.1.10", ME, INT, 500), ...published("192.168.1.10", ME)],
+      ["192.168.1.10"],
+    ],
     [
       "a bit of everything",
       [

@@ -26,14 +26,22 @@ export interface Entry {
   heartbeats: DnsRecord[];
   /** Instance id in the freshest parsable heartbeat. */
   owner?: string;
+  /** Every instance with a parsable heartbeat here (hosts sharing the address), freshest first. */
+  owners: string[];
   /**
    * Heartbeat age on Cloudflare's clock; for `missing`, the age of the address record.
    * Undefined when no timestamp could be read.
    */
   ageSeconds?: number;
   state: State;
-  /** Cleanup deletes all of `addresses` and `heartbeats`. */
+  /** Cleanup deletes something here: exactly the records in `toDelete`. */
   delete: boolean;
+  /**
+   * Past the threshold (stale, missing past grace, old orphan): every address and heartbeat,
+   * addresses first. Otherwise only the parsable heartbeats older than the threshold, left
+   * by hosts that shared the address and died, so that dead sharers do not pile up.
+   */
+  toDelete: DnsRecord[];
   /** |content timestamp - modified_on| of the deciding heartbeat, when above 60 s. */
   skewSeconds?: number;
   reason: string;
@@ -53,7 +61,8 @@ const SKEW_REPORT_SECONDS = 60;
 
 type Found = Pick<Entry, "domain" | "ip" | "type" | "addresses" | "heartbeats">;
 
-interface Latest {
+/** A parsable heartbeat and its age on Cloudflare's clock. */
+interface Beat {
   record: DnsRecord;
   heartbeat: Heartbeat;
   age: number;
@@ -87,28 +96,26 @@ export function classify(input: ClassifyInput): Entry[] {
 
 /**
  * What may still be deleted after the re-read just before deleting: entries deletable in
- * both reads (matched by domain and address), keeping only the records that were deletable
- * both times. A heartbeat refreshed in between makes the entry fresh, so its address stays;
- * a record created in between was never judged, so it stays; a record another replica
- * deleted in between is simply gone from the second read.
+ * both reads (matched by domain and address), keeping only the records that were to be
+ * deleted both times. A heartbeat refreshed in between makes the entry fresh, so its address
+ * stays (and a dead sharer's heartbeat beside it still goes); a record created in between was
+ * never judged, so it stays; a record another replica deleted in between is simply gone from
+ * the second read.
  */
 export function confirmDeletions(before: Entry[], after: Entry[]): Entry[] {
-  const doomed = new Map(before.filter((e) => e.delete).map((e) => [key(e), ids(e)]));
+  const doomed = new Map(
+    before.filter((e) => e.delete).map((e) => [key(e), new Set(e.toDelete.map((r) => r.id))]),
+  );
   return after.flatMap((entry) => {
     const earlier = doomed.get(key(entry));
     if (!entry.delete || earlier === undefined) return [];
-    const addresses = entry.addresses.filter((r) => earlier.has(r.id));
-    const heartbeats = entry.heartbeats.filter((r) => earlier.has(r.id));
-    return addresses.length + heartbeats.length > 0 ? [{ ...entry, addresses, heartbeats }] : [];
+    const toDelete = entry.toDelete.filter((r) => earlier.has(r.id));
+    return toDelete.length > 0 ? [{ ...entry, toDelete }] : [];
   });
 }
 
 function key(entry: Entry): string {
   return `${entry.domain} ${entry.ip}`;
-}
-
-function ids(entry: Entry): Set<string> {
-  return new Set([...entry.addresses, ...entry.heartbeats].map((r) => r.id));
 }
 
 /** The canonical address of an A/AAAA at exactly `domain`; a type/content mismatch is not ours. */
@@ -135,57 +142,73 @@ function byAddress(a: string, b: string): number {
 }
 
 function judge(found: Found, input: ClassifyInput): Entry {
-  const latest = freshest(found.heartbeats, input.serverNow);
-  if (latest) return judgeHeartbeat(found, latest, input.thresholdSeconds);
+  const beats = parsable(found.heartbeats, input.serverNow);
+  const latest = beats[0];
+  if (latest) return judgeHeartbeat(found, beats, latest, input.thresholdSeconds);
   if (found.addresses.length > 0) return judgeMissing(found, input);
   // A heartbeat-shaped name alone does not prove dynip wrote it: dynip always writes
   // parsable content, so this TXT is someone else's or damaged. Reported, never deleted.
   return {
     ...found,
+    owners: [],
     ageSeconds: youngest(found.heartbeats.map((r) => heartbeatAge(r, input.serverNow))),
     state: "orphan",
     delete: false,
+    toDelete: [],
     reason: "unparsable heartbeat without address: not recognisably dynip's, never deleted",
   };
 }
 
-/** The parsable heartbeat with the smallest age; ages below 0 (clock differences) count as 0. */
-function freshest(records: DnsRecord[], serverNow: number): Latest | undefined {
-  let best: Latest | undefined;
-  for (const record of records) {
-    const heartbeat = parseHeartbeat(record.content);
-    // Parsable content always yields an age (its timestamp is the fallback).
-    const raw = heartbeat && heartbeatAge(record, serverNow);
-    if (heartbeat === undefined || raw === undefined) continue;
-    const age = Math.max(0, raw);
-    if (best === undefined || age < best.age) best = { record, heartbeat, age };
-  }
-  return best;
+/** The parsable heartbeats, freshest first; ages below 0 (clock differences) count as 0. */
+function parsable(records: DnsRecord[], serverNow: number): Beat[] {
+  return records
+    .flatMap((record) => {
+      const heartbeat = parseHeartbeat(record.content);
+      // Parsable content always yields an age (its timestamp is the fallback).
+      const raw = heartbeat && heartbeatAge(record, serverNow);
+      return heartbeat === undefined || raw === undefined
+        ? []
+        : [{ record, heartbeat, age: Math.max(0, raw) }];
+    })
+    .sort((a, b) => a.age - b.age);
 }
 
-function judgeHeartbeat(found: Found, latest: Latest, threshold: number): Entry {
+/**
+ * The freshest heartbeat decides the address. When it is fresh, heartbeats beside it that
+ * are older than the threshold belong to hosts that shared the address and died: they go alone.
+ */
+function judgeHeartbeat(found: Found, beats: Beat[], latest: Beat, threshold: number): Entry {
   const old = latest.age > threshold;
   const orphan = found.addresses.length === 0;
-  const unparsable = found.heartbeats.length - found.heartbeats.filter(isParsable).length;
-  const note = unparsable > 0 ? `; ${unparsable} unparsable heartbeat(s) at this name` : "";
+  const expired = old ? [] : beats.filter((b) => b.age > threshold);
+  const unparsable = found.heartbeats.length - beats.length;
+  const notes = [
+    ...(expired.length > 0
+      ? [`${expired.length} expired heartbeat(s) of ${describeBeats(expired)} beside it`]
+      : []),
+    ...(unparsable > 0 ? [`${unparsable} unparsable heartbeat(s) at this name`] : []),
+  ];
   const subject = orphan ? "heartbeat without address" : "heartbeat";
+  const toDelete = old ? [...found.addresses, ...found.heartbeats] : expired.map((b) => b.record);
   return {
     ...found,
     owner: latest.heartbeat.instanceId,
+    owners: [...new Set(beats.map((b) => b.heartbeat.instanceId))],
     ageSeconds: latest.age,
     state: orphan ? "orphan" : old ? "stale" : "fresh",
-    delete: old,
+    delete: toDelete.length > 0,
+    toDelete,
     skewSeconds: skew(latest),
-    reason: `${subject} ${latest.age} s old (threshold ${threshold} s)${note}`,
+    reason: [`${subject} ${latest.age} s old (threshold ${threshold} s)`, ...notes].join("; "),
   };
 }
 
-function isParsable(record: DnsRecord): boolean {
-  return parseHeartbeat(record.content) !== undefined;
+function describeBeats(beats: Beat[]): string {
+  return beats.map((b) => `${b.heartbeat.instanceId} (${b.age} s)`).join(", ");
 }
 
 /** How far the writing host's clock is from Cloudflare's, when it matters enough to report. */
-function skew({ record, heartbeat }: Latest): number | undefined {
+function skew({ record, heartbeat }: Beat): number | undefined {
   const modified = seconds(record.modified_on);
   if (modified === undefined) return undefined;
   const gap = Math.abs(heartbeat.timestamp - modified);
@@ -210,7 +233,8 @@ function judgeMissing(found: Found, input: ClassifyInput): Entry {
     age === undefined
       ? `${what}, address creation time unreadable: kept`
       : `${what}, address ${age} s old (${old ? "threshold" : "grace period"} ${threshold} s)`;
-  return { ...found, ageSeconds: age, state: "missing", delete: old, reason };
+  const toDelete = old ? [...found.addresses, ...found.heartbeats] : [];
+  return { ...found, owners: [], ageSeconds: age, state: "missing", delete: old, toDelete, reason };
 }
 
 /** The smallest known age, floored at 0; undefined when none is known. */

@@ -1,29 +1,33 @@
 import type { DnsRecord } from "../cloudflare/types.ts";
+import { parseHeartbeat } from "../heartbeat.ts";
 import type { Entry } from "./classify.ts";
 import type { Operation } from "./types.ts";
 
 /**
- * Deletes for every deletable entry: its addresses first, then its heartbeats, so that
- * whatever part of the batch lands, no address is ever left without its heartbeat.
+ * Deletes what each deletable entry marks for deletion. The classifier lists addresses
+ * before heartbeats, so whatever part of the batch lands, no address is ever left without
+ * its heartbeat.
  */
 export function planCleanup(entries: Entry[]): Operation[] {
   return entries.filter((entry) => entry.delete).flatMap(deletions);
 }
 
 function deletions(entry: Entry): Operation[] {
-  const what = entry.state === "orphan" ? "orphan heartbeat" : `heartbeat of ${entry.state}`;
-  const remove = (record: DnsRecord, reason: string): Operation => ({
+  const where = `${entry.ip} at ${entry.domain}: ${entry.reason}`;
+  return entry.toDelete.map((record) => ({
     kind: "delete",
     id: record.id,
     record,
-    reason,
-  });
-  return [
-    ...entry.addresses.map((r) =>
-      remove(r, `${entry.state} address ${entry.ip} at ${entry.domain}: ${entry.reason}`),
-    ),
-    ...entry.heartbeats.map((r) =>
-      remove(r, `${what} ${entry.ip} at ${entry.domain}: ${entry.reason}`),
-    ),
-  ];
+    reason: `${label(entry, record)} ${where}`,
+  }));
+}
+
+function label(entry: Entry, record: DnsRecord): string {
+  if (record.type !== "TXT") return `${entry.state} address`;
+  if (entry.state === "orphan") return "orphan heartbeat";
+  // A kept address loses only the heartbeats of hosts that shared it and died.
+  if (entry.state === "fresh") {
+    return `expired heartbeat of ${parseHeartbeat(record.content)?.instanceId} beside fresh`;
+  }
+  return `heartbeat of ${entry.state}`;
 }

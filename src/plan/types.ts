@@ -17,3 +17,11 @@ export function toBatch(operations: Operation[]): BatchOperations {
   }
   return batch;
 }
+
+const VERBS = { create: "create", patch: "update", delete: "delete" } as const;
+
+/** One line for logs and dry runs: `create A internal.example.com 192.168.1.10 (new address …)`. */
+export function describeOperation(op: Operation): string {
+  const r = op.record;
+  return `${VERBS[op.kind]} ${r.type} ${r.name} ${r.content} (${op.reason})`;
+}

@@ -2,7 +2,6 @@ import type { DnsRecord, RecordInput } from "../cloudflare/types.ts";
 import {
   canonicalIp,
   formatHeartbeat,
-  heartbeatAge,
   heartbeatName,
   parseHeartbeat,
   parseHeartbeatName,
@@ -10,14 +9,6 @@ import {
 import { canonical, isPublic } from "../ip/cidr.ts";
 import { type DomainDesire, isProtected } from "./desired.ts";
 import type { Operation } from "./types.ts";
-
-/**
- * How old another instance's heartbeat must be before this instance, which publishes the
- * same address (two hosts behind one NAT), takes it over. Half the default
- * STALE_THRESHOLD_SECONDS (900): the survivor adopts the address well before cleanup would
- * call it stale, while a live owner, refreshing every pass, is never overtaken.
- */
-export const DEFAULT_ADOPT_AFTER_SECONDS = 450;
 
 export interface UpdatePlanInput {
   desired: DomainDesire[];
@@ -29,9 +20,6 @@ export interface UpdatePlanInput {
   ttl: number;
   /** CF_PROXIED; applies to public addresses only (Cloudflare refuses to proxy the rest). */
   proxied: boolean;
-  /** Unix seconds on Cloudflare's clock; without it no heartbeat is old enough to adopt. */
-  serverNow?: number;
-  adoptAfterSeconds?: number;
 }
 
 /** Everything but the desired set: what each step of planning needs. */
@@ -107,9 +95,7 @@ function addressType(ip: string): "A" | "AAAA" {
 
 /** Heartbeat first, then the address, so an address never exists without its heartbeat. */
 function publish(ip: string, domain: string, zone: DomainRecords, input: Settings): Operation[] {
-  const ops: Operation[] = [];
-  const heartbeat = claimHeartbeat(ip, domain, zone.claims.get(ip) ?? [], input);
-  if (heartbeat) ops.push(heartbeat);
+  const ops = ownHeartbeat(ip, domain, zone.claims.get(ip) ?? [], input);
   // An existing record with other proxied/ttl settings is left as is: it may be shared,
   // and instances with different settings must not rewrite it back and forth.
   if (!zone.addresses.has(ip)) {
@@ -126,56 +112,51 @@ function publish(ip: string, domain: string, zone: DomainRecords, input: Setting
 }
 
 /**
- * Creates, refreshes or adopts the heartbeat of an address this instance publishes.
- * Another instance's heartbeat is left alone while it is fresh: both hosts have the address,
- * and one heartbeat per address is enough to keep it from cleanup.
+ * Creates or refreshes this instance's own heartbeat of an address it publishes. Every
+ * instance that publishes an address (hosts behind one NAT) keeps its own heartbeat at the
+ * same name; their contents differ, so Cloudflare keeps them apart. The heartbeats of other
+ * instances, and unparsable ones, are never modified, however old: judging another host
+ * dead is cleanup's job, done on Cloudflare's clock from a fresh read, which a long-lived
+ * updater planning from its cache cannot do.
  */
-function claimHeartbeat(
-  ip: string,
-  domain: string,
-  claims: Claim[],
-  input: Settings,
-): Operation | undefined {
+function ownHeartbeat(ip: string, domain: string, claims: Claim[], input: Settings): Operation[] {
   const content = formatHeartbeat(input.now, input.instanceId);
-  const others =
-    claims.length > 1 ? `; ${claims.length - 1} other heartbeat(s) at this name left alone` : "";
-  const refresh = (claim: Claim, why: string): Operation => ({
-    kind: "patch",
-    id: claim.record.id,
-    record: { name: claim.record.name, type: "TXT", content, ttl: input.ttl },
-    reason: `${why}${others}`,
-  });
-  const own = claims.find((c) => c.owner === input.instanceId);
-  if (own) return refresh(own, `refresh heartbeat of ${ip}`);
-  const garbage = claims.find((c) => c.owner === undefined);
-  if (garbage) return refresh(garbage, `adopt unparsable heartbeat of ${ip}`);
-  if (claims.length === 0) {
+  const own = claims.filter((c) => c.owner === input.instanceId);
+  const others = claims.length - own.length;
+  const beside = others > 0 ? `; ${others} other heartbeat(s) at this name left alone` : "";
+  const [kept, ...extra] = own;
+  if (!kept) {
     const record: RecordInput = {
       name: heartbeatName(ip, domain),
       type: "TXT",
       content,
       ttl: input.ttl,
     };
-    return { kind: "create", record, reason: `heartbeat for ${ip}` };
+    return [{ kind: "create", record, reason: `heartbeat for ${ip}${beside}` }];
   }
-  const stale = staleClaim(claims, input);
-  if (!stale) return undefined;
-  const silent = `silent for ${stale.age} s`;
-  return refresh(stale.claim, `adopt heartbeat of ${ip} from ${stale.claim.owner}, ${silent}`);
-}
-
-/** The first of the other instances' heartbeats to adopt, when none of them is fresh. */
-function staleClaim(claims: Claim[], input: Settings): { claim: Claim; age: number } | undefined {
-  const { serverNow, adoptAfterSeconds = DEFAULT_ADOPT_AFTER_SECONDS } = input;
-  if (serverNow === undefined) return undefined;
-  const aged = claims.map((claim) => ({ claim, age: heartbeatAge(claim.record, serverNow) ?? 0 }));
-  return aged.every((c) => c.age > adoptAfterSeconds) ? aged[0] : undefined;
+  // Two of our own at one name can only come from a write that landed twice; one is enough.
+  const duplicates = extra.map(
+    ({ record }): Operation => ({
+      kind: "delete",
+      id: record.id,
+      record,
+      reason: `duplicate heartbeat of ${ip}`,
+    }),
+  );
+  const refresh: Operation = {
+    kind: "patch",
+    id: kept.record.id,
+    record: { name: kept.record.name, type: "TXT", content, ttl: input.ttl },
+    reason: `refresh heartbeat of ${ip}${beside}`,
+  };
+  return [...duplicates, refresh];
 }
 
 /**
- * Removes an address this instance owns and no longer has: the address first, then its
- * heartbeat. When another instance's heartbeat also names it, that host still publishes it:
- * only this instance's heartbeat goes.
+ * Removes what this instance published for an address it no longer has: the address first,
+ * then its own heartbeats. While another instance has a parsable heartbeat at that name,
+ * fresh or stale, the address stays: that host still publishes it, or it died and cleanup
+ * will remove the address with every heartbeat once the freshest of them is stale.
  */
 function withdraw(ip: string, zone: DomainRecords, instanceId: string, gone: string): Operation[] {
   const claims = zone.claims.get(ip) ?? [];

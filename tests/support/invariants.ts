@@ -132,9 +132,14 @@ export function freshDeleted(
 }
 
 /**
- * Records created, changed or deleted between two reads whose owner (by the heartbeats of
- * their address, before or after) is not one of `allowed`. Records that belong to no
- * heartbeat (bystanders, look-alikes) must never change at all.
+ * Records created, changed or deleted between two reads that were not one of `allowed`'s to
+ * touch. Ownership is judged on the state BEFORE the change only, so taking a record over
+ * (rewriting another instance's heartbeat with one's own) is caught: a changed or deleted
+ * heartbeat must have named an allowed instance, and a changed or deleted address must have
+ * had parsable heartbeats of allowed instances only. A created heartbeat must name an
+ * allowed instance, a created address must have such a heartbeat beside it afterwards.
+ * Records that belong to no heartbeat (bystanders, look-alikes, unparsable heartbeats)
+ * therefore never change at all.
  */
 export function foreignChanges(
   before: DnsRecord[],
@@ -142,38 +147,64 @@ export function foreignChanges(
   domains: readonly string[],
   allowed: ReadonlySet<string>,
 ): string[] {
-  const owners = new Map<string, Set<string>>();
-  for (const view of [slots(before, domains), slots(after, domains)]) {
-    for (const slot of view.values()) {
-      for (const r of [...slot.addresses, ...slot.heartbeats]) {
-        const set = owners.get(r.id) ?? new Set<string>();
-        for (const o of slot.owners) set.add(o);
-        owners.set(r.id, set);
-      }
-    }
-  }
   const was = new Map(before.map((r) => [r.id, r]));
   const is = new Map(after.map((r) => [r.id, r]));
+  const mayTouch = ownedBy(before, domains, allowed);
+  const mayCreate = ownedBy(after, domains, allowed);
   const changed = [...new Set([...was.keys(), ...is.keys()])].filter((id) => {
     const a = was.get(id);
     const b = is.get(id);
     return !a || !b || a.content !== b.content || a.name !== b.name || a.type !== b.type;
   });
   return changed.flatMap((id) => {
-    const who = owners.get(id) ?? new Set<string>();
-    if ([...who].some((o) => allowed.has(o))) return [];
+    const existed = was.has(id);
+    if ((existed ? mayTouch : mayCreate).has(id)) return [];
     const r = was.get(id) ?? is.get(id);
-    const what = was.has(id) ? (is.has(id) ? "changed" : "deleted") : "created";
-    return [`${what} ${r?.type} ${r?.name} ${r?.content} owned by {${[...who].join(",")}}`];
+    const what = existed ? (is.has(id) ? "changed" : "deleted") : "created";
+    const view = slots(existed ? before : after, domains);
+    const slot = [...view.values()].find((x) =>
+      [...x.addresses, ...x.heartbeats].some((y) => y.id === id),
+    );
+    const who = slot ? [...slot.owners].join(",") : "";
+    return [`${what} ${r?.type} ${r?.name} ${r?.content} (owners then: {${who}})`];
   });
 }
 
-/** Two A/AAAA with the same content at a domain, or two heartbeats at one name. */
+/** Ids of the heartbeats naming an allowed instance, and of addresses only they carry. */
+function ownedBy(
+  records: DnsRecord[],
+  domains: readonly string[],
+  allowed: ReadonlySet<string>,
+): Set<string> {
+  const ids = new Set<string>();
+  for (const slot of slots(records, domains).values()) {
+    for (const r of slot.heartbeats) {
+      const owner = parseHeartbeat(r.content)?.instanceId;
+      if (owner && allowed.has(owner)) ids.add(r.id);
+    }
+    const owners = [...slot.owners];
+    if (owners.length > 0 && owners.every((o) => allowed.has(o))) {
+      for (const r of slot.addresses) ids.add(r.id);
+    }
+  }
+  return ids;
+}
+
+/** Two A/AAAA with the same content at a domain, or two heartbeats of one instance at one name. */
 export function duplicates(records: DnsRecord[], domains: readonly string[]): string[] {
-  return [...slots(records, domains).values()].flatMap((slot) => [
-    ...(slot.addresses.length > 1 ? [`${slot.addresses.length} addresses ${slot.key}`] : []),
-    ...(slot.heartbeats.length > 1 ? [`${slot.heartbeats.length} heartbeats ${slot.key}`] : []),
-  ]);
+  return [...slots(records, domains).values()].flatMap((slot) => {
+    const perOwner = new Map<string, number>();
+    for (const r of slot.heartbeats) {
+      const owner = parseHeartbeat(r.content)?.instanceId;
+      if (owner) perOwner.set(owner, (perOwner.get(owner) ?? 0) + 1);
+    }
+    return [
+      ...(slot.addresses.length > 1 ? [`${slot.addresses.length} addresses ${slot.key}`] : []),
+      ...[...perOwner]
+        .filter(([, n]) => n > 1)
+        .map(([owner, n]) => `${n} heartbeats of ${owner} ${slot.key}`),
+    ];
+  });
 }
 
 /** Missing pieces of `instance`'s publication of `ip` on every domain (empty when complete). */
