@@ -6,7 +6,7 @@ import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { classify, confirmDeletions, type Entry } from "./plan/classify.ts";
 import { planCleanup } from "./plan/cleanup.ts";
-import type { Operation } from "./plan/types.ts";
+import { describeOperation, type Operation } from "./plan/types.ts";
 import { createZoneResolver, domainOf, readDomain } from "./zone-records.ts";
 
 /** A replica that keeps losing races gives up the cycle after this many fresh reads. */
@@ -94,10 +94,6 @@ export interface CycleResult {
   operations: Operation[];
 }
 
-function describe(op: Operation): string {
-  return `${op.record.type} ${op.record.name} ${op.record.content} (${op.reason})`;
-}
-
 export function createCleaner(deps: CleanerDeps) {
   const reader = createReader(deps);
   const applier = createApplier(deps.client);
@@ -121,7 +117,7 @@ export function createCleaner(deps: CleanerDeps) {
       const byZone = await plan();
       const operations = [...byZone.values()].flat();
       if (deps.dryRun) {
-        for (const op of operations) deps.print(`would delete ${describe(op)}`);
+        for (const op of operations) deps.print(`would ${describeOperation(op)}`);
         if (operations.length === 0) deps.print("nothing to delete");
         return { deleted: 0, operations };
       }
@@ -129,7 +125,7 @@ export function createCleaner(deps: CleanerDeps) {
         for (const [zoneId, ops] of byZone) {
           await applier.apply(zoneId, ops);
           for (const op of ops) {
-            log.info(`deleted ${describe(op)}`);
+            log.info(describeOperation(op));
             deps.metrics?.deleted(1, op.record.type as "A" | "AAAA" | "TXT");
           }
         }

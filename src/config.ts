@@ -338,6 +338,11 @@ export function loadConfig(options: LoadOptions): Config {
   throw new ConfigError(result.issues.map((issue) => redact(describe(issue, hostnameDefault))));
 }
 
+/** The managed domains that are set, in the order INTERNAL, EXTERNAL, IPV6, COMBINED. */
+export function managedDomains(config: Config): string[] {
+  return Object.values(config.domains).filter((d): d is string => Boolean(d));
+}
+
 /** For commands that must write: the token, or a ConfigError saying how to give one. */
 export function requireToken(config: Config): string {
   if (config.token) return config.token;

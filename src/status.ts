@@ -13,6 +13,8 @@ export interface StatusReport {
       address: string;
       type: Entry["type"];
       owner: string | null;
+      /** Every instance with a readable heartbeat here (several when hosts share the address). */
+      owners: string[];
       ageSeconds: number | null;
       state: Entry["state"];
       mine: boolean;
@@ -39,9 +41,10 @@ export function buildReport(
         address: e.ip,
         type: e.type,
         owner: e.owner ?? null,
+        owners: e.owners,
         ageSeconds: e.ageSeconds ?? null,
         state: e.state,
-        mine: e.owner === instanceId,
+        mine: e.owners.includes(instanceId),
         skewSeconds: e.skewSeconds ?? null,
         reason: e.reason,
       })),

@@ -1,12 +1,12 @@
 import { defineCommand } from "citty";
 import { createCleaner } from "../cleanup.ts";
-import { requireToken } from "../config.ts";
+import { managedDomains, requireToken } from "../config.ts";
 import { DynipError } from "../errors.ts";
 import { startHealthServer } from "../health.ts";
 import { log } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
 import { checkArgs, commonArgs } from "./args.ts";
-import { clientFor, configFrom, managedDomains, sleep, stopSignal } from "./context.ts";
+import { clientFor, configFrom, sleep, stopSignal } from "./context.ts";
 
 const args = {
   ...commonArgs,

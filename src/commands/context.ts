@@ -18,10 +18,6 @@ export function configFrom(args: Record<string, unknown>): Config {
   return config;
 }
 
-export function managedDomains(config: Config): string[] {
-  return Object.values(config.domains).filter((d): d is string => Boolean(d));
-}
-
 export function clientFor(
   config: Config,
   token: string,

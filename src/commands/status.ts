@@ -1,10 +1,10 @@
 import { defineCommand } from "citty";
 import { createReader } from "../cleanup.ts";
-import { requireToken } from "../config.ts";
+import { managedDomains, requireToken } from "../config.ts";
 import { DynipError } from "../errors.ts";
 import { buildReport, needsAttention, renderReport } from "../status.ts";
 import { checkArgs, commonArgs } from "./args.ts";
-import { clientFor, configFrom, detectorFor, managedDomains } from "./context.ts";
+import { clientFor, configFrom, detectorFor } from "./context.ts";
 
 const args = {
   ...commonArgs,
