@@ -8,7 +8,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { cleanEnv } from "../tests/support/cli.ts";
-import { type FakeCloudflare, startFakeCloudflare } from "../tests/support/fake-cloudflare.ts";
+import {
+  apiEnv,
+  type FakeCloudflare,
+  startFakeCloudflare,
+} from "../tests/support/fake-cloudflare.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BINARY = join(ROOT, "dist/dynip");
@@ -53,9 +57,7 @@ async function run(
   const child = Bun.spawn([BINARY, ...args], {
     cwd: ROOT,
     env: cleanEnv({
-      CF_API_URL: fake.url,
-      CF_API_TOKEN: fake.token,
-      CF_ZONE_ID: fake.zone.id,
+      ...apiEnv(fake),
       ...env,
     }),
     stdout: "ignore",
@@ -140,9 +142,7 @@ async function longLived(): Promise<void> {
   const fake = await startFakeCloudflare({ now: Date.now() });
   const child = Bun.spawn([BINARY, "update", "--interval", "1"], {
     env: cleanEnv({
-      CF_API_URL: fake.url,
-      CF_API_TOKEN: fake.token,
-      CF_ZONE_ID: fake.zone.id,
+      ...apiEnv(fake),
       ...FOUR_DOMAINS,
     }),
     stdout: "ignore",

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { cleanEnv, runCli } from "./support/cli.ts";
-import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "dynip-bin-"));
 const binary = join(dir, "dynip");
@@ -54,9 +54,7 @@ describe("compiled binary", () => {
   test("SIGTERM ends a long-lived update --interval 1 with exit 0 within a second", async () => {
     const child = Bun.spawn([binary, "update", "--interval", "1"], {
       env: cleanEnv({
-        CF_API_URL: fake.url,
-        CF_API_TOKEN: fake.token,
-        CF_ZONE_ID: fake.zone.id,
+        ...apiEnv(fake),
         INTERNAL_DOMAIN: "internal.example.com",
         INTERNAL_IP_SOURCE: "static:192.168.1.10",
         INSTANCE_ID: "bin-01",

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
-import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 
 const INTERNAL = "internal.example.com";
 const COMBINED = "all.example.com";
@@ -16,9 +16,7 @@ afterEach(async () => {
 
 function base(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    CF_API_URL: fake.url,
-    CF_API_TOKEN: fake.token,
-    CF_ZONE_ID: fake.zone.id,
+    ...apiEnv(fake),
     INTERNAL_DOMAIN: INTERNAL,
     COMBINED_DOMAIN: COMBINED,
     EXTERNAL_IPV4_SOURCE: "none",

@@ -1,7 +1,7 @@
 /** The CLI as a user meets it: exit codes, configuration errors, logs and the token. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { runCli } from "./support/cli.ts";
-import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 
 let fake: FakeCloudflare;
 beforeAll(async () => {
@@ -13,9 +13,7 @@ afterAll(async () => {
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    CF_API_URL: fake.url,
-    CF_API_TOKEN: fake.token,
-    CF_ZONE_ID: fake.zone.id,
+    ...apiEnv(fake),
     INSTANCE_ID: "web-01",
     INTERNAL_DOMAIN: "internal.example.com",
     INTERNAL_IP_SOURCE: "static:192.168.1.10",

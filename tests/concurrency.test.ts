@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { parseHeartbeat } from "../src/heartbeat.ts";
 import { runCli } from "./support/cli.ts";
-import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 import { duplicates, incomplete, STACK_TRACE, slots } from "./support/invariants.ts";
 
 const INTERNAL = "internal.example.com";
@@ -26,9 +26,7 @@ afterEach(async () => {
 
 function env(extra: Record<string, string>): Record<string, string> {
   return {
-    CF_API_URL: fake.url,
-    CF_API_TOKEN: fake.token,
-    CF_ZONE_ID: fake.zone.id,
+    ...apiEnv(fake),
     INTERNAL_DOMAIN: INTERNAL,
     EXTERNAL_DOMAIN: EXTERNAL,
     COMBINED_DOMAIN: COMBINED,

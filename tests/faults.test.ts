@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { CLI, type CliResult, cleanEnv, runCli } from "./support/cli.ts";
 import {
+  apiEnv,
   type FakeCloudflare,
   type Fault,
   type FaultKind,
@@ -72,9 +73,7 @@ const figures = {
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    CF_API_URL: fake.url,
-    CF_API_TOKEN: fake.token,
-    CF_ZONE_ID: fake.zone.id,
+    ...apiEnv(fake),
     INTERNAL_DOMAIN: INTERNAL,
     COMBINED_DOMAIN: COMBINED,
     EXTERNAL_IPV4_SOURCE: "none",

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
 import {
+  apiEnv,
   type FakeCloudflare,
   type FaultKind,
   startFakeCloudflare,
@@ -28,9 +29,7 @@ afterEach(async () => {
 
 function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
-    CF_API_URL: fake.url,
-    CF_API_TOKEN: fake.token,
-    CF_ZONE_ID: fake.zone.id,
+    ...apiEnv(fake),
     INSTANCE_ID: "web-01",
     INTERNAL_DOMAIN: INTERNAL,
     COMBINED_DOMAIN: COMBINED,

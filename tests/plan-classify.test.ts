@@ -2,34 +2,14 @@ import { describe, expect, test } from "bun:test";
 import type { DnsRecord } from "../src/cloudflare/types.ts";
 import { formatHeartbeat, heartbeatName } from "../src/heartbeat.ts";
 import { classify, type Entry } from "../src/plan/classify.ts";
+import { makeRecords } from "./support/records.ts";
 
 const D = "internal.example.com";
 const NOW = 1_700_000_000;
 const THRESHOLD = 900;
 const YEAR = 365 * 24 * 3600;
 
-const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
-
-/** Ages in seconds before NOW on Cloudflare's clock; a string is written as is (unreadable). */
-interface Ages {
-  created?: number | string;
-  modified?: number | string;
-}
-
-let nextId = 0;
-function record(name: string, type: string, content: string, ages: Ages = {}): DnsRecord {
-  const stamp = (age: number | string): string => (typeof age === "string" ? age : iso(NOW - age));
-  nextId++;
-  return {
-    id: `r${nextId}`,
-    name,
-    type,
-    content,
-    ttl: 120,
-    created_on: stamp(ages.created ?? 60),
-    modified_on: stamp(ages.modified ?? ages.created ?? 60),
-  };
-}
+const { record } = makeRecords(NOW);
 
 const address = (ip: string, created = 60): DnsRecord =>
   record(D, ip.includes(":") ? "AAAA" : "A", ip, { created });

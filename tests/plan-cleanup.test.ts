@@ -11,27 +11,13 @@ import {
 import { classify, confirmDeletions, type Entry } from "../src/plan/classify.ts";
 import { planCleanup } from "../src/plan/cleanup.ts";
 import { type Operation, toBatch } from "../src/plan/types.ts";
+import { iso, makeRecords } from "./support/records.ts";
 
 const D = "internal.example.com";
 const NOW = 1_700_000_000;
 const THRESHOLD = 900;
 
-const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
-
-let nextId = 0;
-/** A record created and last modified `age` seconds before NOW, on Cloudflare's clock. */
-function record(name: string, type: string, content: string, age = 60): DnsRecord {
-  nextId++;
-  return {
-    id: `r${nextId}`,
-    name,
-    type,
-    content,
-    ttl: 120,
-    created_on: iso(NOW - age),
-    modified_on: iso(NOW - age),
-  };
-}
+const { record } = makeRecords(NOW);
 
 const address = (ip: string, age = 60): DnsRecord =>
   record(D, ip.includes(":") ? "AAAA" : "A", ip, age);

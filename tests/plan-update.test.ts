@@ -12,6 +12,7 @@ import type { Cidr } from "../src/ip/types.ts";
 import type { DomainDesire, Protection } from "../src/plan/desired.ts";
 import { type Operation, toBatch } from "../src/plan/types.ts";
 import { planDeregister, planUpdate, type UpdatePlanInput } from "../src/plan/update.ts";
+import { iso, makeRecords } from "./support/records.ts";
 
 const ME = "web-01";
 const OTHER = "web-02";
@@ -20,22 +21,7 @@ const INT = "internal.example.com";
 const EXT = "external.example.com";
 const CIDRS: Cidr[] = ["10.0.0.0/8", "192.168.0.0/16", "fd00::/8"].map((c) => ipaddr.parseCIDR(c));
 
-const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
-
-let nextId = 0;
-function record(name: string, type: string, content: string, ageSeconds = 60): DnsRecord {
-  nextId++;
-  return {
-    id: `r${nextId}`,
-    name,
-    type,
-    content,
-    ttl: 120,
-    proxied: false,
-    created_on: iso(NOW - ageSeconds),
-    modified_on: iso(NOW - ageSeconds),
-  };
-}
+const { record, nextId } = makeRecords(NOW, { proxied: false });
 
 const address = (ip: string, domain = INT): DnsRecord =>
   record(domain, ip.includes(":") ? "AAAA" : "A", ip);
@@ -101,8 +87,7 @@ function applyOps(records: DnsRecord[], ops: Operation[]): DnsRecord[] {
       const patched = { ...find(op.id), ...op.record, modified_on: iso(NOW) };
       zone = zone.map((r) => (r.id === op.id ? patched : r));
     } else {
-      nextId++;
-      zone.push({ id: `r${nextId}`, ...op.record, created_on: iso(NOW), modified_on: iso(NOW) });
+      zone.push({ id: nextId(), ...op.record, created_on: iso(NOW), modified_on: iso(NOW) });
     }
   }
   return zone;

@@ -26,6 +26,7 @@ import { buildDesired, type ManagedDomains } from "../src/plan/desired.ts";
 import type { Operation } from "../src/plan/types.ts";
 import { planDeregister, planUpdate, type UpdatePlanInput } from "../src/plan/update.ts";
 import { roundsFromEnv, seedFromEnv } from "./support/invariants.ts";
+import { iso, makeRecords } from "./support/records.ts";
 
 const RUNS = { seed: seedFromEnv(), numRuns: roundsFromEnv(300) };
 const INSTANCES = ["web-01", "web-02", "web-03"] as const;
@@ -41,7 +42,6 @@ const PUBLIC_V4 = ["203.0.113.9", "198.51.100.7"];
 const PUBLIC_V6 = ["2001:db8::1", "2001:db8::2"];
 const ALL_IPS = [...INTERNAL_IPS, ...PUBLIC_V4, ...PUBLIC_V6];
 
-const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 const typeOf = (ip: string) => (ip.includes(":") ? "AAAA" : "A");
 const inCidrs = (ip: string) => {
   const address = ipaddr.parse(ip);
@@ -111,17 +111,10 @@ const zone = fc
   })
   .map((groups) => toRecords(groups.flat(), NOW));
 
+/** Ids count from z0 in each zone. */
 function toRecords(drafts: Draft[], now: number): DnsRecord[] {
-  return drafts.map((d, i) => ({
-    id: `z${i}`,
-    name: d.name,
-    type: d.type,
-    content: d.content,
-    ttl: 120,
-    proxied: false,
-    created_on: iso(now - d.age),
-    modified_on: iso(now - d.age),
-  }));
+  const { record } = makeRecords(now, { proxied: false });
+  return drafts.map((d, i) => ({ ...record(d.name, d.type, d.content, d.age), id: `z${i}` }));
 }
 
 const source = (pool: string[], name: string): fc.Arbitrary<SourceResult> =>

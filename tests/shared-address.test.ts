@@ -9,7 +9,7 @@ import type { Subprocess } from "bun";
 import type { DnsRecord } from "../src/cloudflare/types.ts";
 import { heartbeatName, parseHeartbeat } from "../src/heartbeat.ts";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
-import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 
 const COMBINED = "all.example.com";
 const SHARED = "203.0.113.5";
@@ -30,9 +30,7 @@ afterEach(async () => {
 
 function env(instance: string): Record<string, string> {
   return {
-    CF_API_URL: fake.url,
-    CF_API_TOKEN: fake.token,
-    CF_ZONE_ID: fake.zone.id,
+    ...apiEnv(fake),
     INSTANCE_ID: instance,
     COMBINED_DOMAIN: COMBINED,
     INTERNAL_IP_SOURCE: "none",

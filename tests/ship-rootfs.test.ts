@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { parseHeartbeat } from "../src/heartbeat.ts";
-import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const SCRIPT = join(ROOT, "scripts/rootfs.sh");
@@ -119,9 +119,7 @@ describe.skipIf(!isRoot)(title, () => {
 
   test("/dynip update publishes the address and heartbeat through the fake API", async () => {
     const r = await inImage(["update"], {
-      CF_API_URL: fake.url,
-      CF_API_TOKEN: fake.token,
-      CF_ZONE_ID: fake.zone.id,
+      ...apiEnv(fake),
       INSTANCE_ID: "scratch-01",
       INTERNAL_DOMAIN: "internal.example.com",
       INTERNAL_IP_SOURCE: "static:192.168.7.10",

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { parseHeartbeat } from "../src/heartbeat.ts";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
-import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 
 const INTERNAL = "internal.example.com";
 const COMBINED = "all.example.com";
@@ -17,9 +17,7 @@ afterEach(async () => {
 /** The environment of one host: static addresses stand in for its interfaces. */
 function host(instance: string, internal: string, extra: Record<string, string> = {}) {
   return {
-    CF_API_URL: fake.url,
-    CF_API_TOKEN: fake.token,
-    CF_ZONE_ID: fake.zone.id,
+    ...apiEnv(fake),
     INSTANCE_ID: instance,
     INTERNAL_DOMAIN: INTERNAL,
     COMBINED_DOMAIN: COMBINED,

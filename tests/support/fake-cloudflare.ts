@@ -87,6 +87,13 @@ export interface FakeCloudflare {
   stop(): Promise<void>;
 }
 
+/** The environment that points `dynip` at this fake: its URL, its token and its first zone. */
+export function apiEnv(
+  fake: FakeCloudflare,
+): Record<"CF_API_URL" | "CF_API_TOKEN" | "CF_ZONE_ID", string> {
+  return { CF_API_URL: fake.url, CF_API_TOKEN: fake.token, CF_ZONE_ID: fake.zone.id };
+}
+
 const API_PREFIX = "/client/v4";
 const RATE_LIMIT = 1200;
 const RATE_WINDOW_SECONDS = 300;

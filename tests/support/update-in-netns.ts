@@ -5,16 +5,14 @@
  * Usage: bun tests/support/update-in-netns.ts '<json of Record<string, env>>'
  */
 import { runCli } from "./cli.ts";
-import { startFakeCloudflare } from "./fake-cloudflare.ts";
+import { apiEnv, startFakeCloudflare } from "./fake-cloudflare.ts";
 
 const cases = JSON.parse(process.argv[2] ?? "{}") as Record<string, Record<string, string>>;
 const results: Record<string, { code: number; addresses: string[]; stderr: string }> = {};
 for (const [name, env] of Object.entries(cases)) {
   const fake = await startFakeCloudflare();
   const result = await runCli(["update"], {
-    CF_API_URL: fake.url,
-    CF_API_TOKEN: fake.token,
-    CF_ZONE_ID: fake.zone.id,
+    ...apiEnv(fake),
     INSTANCE_ID: "netns-host",
     ...env,
   });
