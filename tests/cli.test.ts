@@ -83,6 +83,10 @@ describe("configuration errors", () => {
     [["status", "--json", "--zone-id"], "--zone-id needs a value"],
     [["cleanup", "--once", "--token", "x"], "unknown option --token"],
     [["remove"], "Unknown command remove"],
+    [["update", "-dry-run"], "-dry-run: long options take two dashes"],
+    [["cleanup", "--once", "-dry-run"], "-dry-run: long options take two dashes"],
+    [["update", "--instance-id", "--dry-run"], "--instance-id needs a value"],
+    [["update", "--interval", "-5"], "--interval needs a value"],
   ])("usage error %p exits 2 before any request", async (argv, message) => {
     fake.resetRequests();
     const result = await runCli(argv, env());

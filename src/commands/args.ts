@@ -69,6 +69,18 @@ export function checkArgs(rawArgs: string[], defs: ArgsDef, parsed: Record<strin
   for (const [name, def] of Object.entries(defs)) {
     if (def.type === "string" && parsed[name] === "") problems.push(`--${name} needs a value`);
   }
+  // citty reads `-dry-run` as short flags and `--instance-id --dry-run` as an id: either way
+  // the dry run would be lost and the command would write for real.
+  const end = rawArgs.indexOf("--");
+  const words = end === -1 ? rawArgs : rawArgs.slice(0, end);
+  words.forEach((word, i) => {
+    if (/^-[^-]{2,}/.test(word))
+      problems.push(`${word.split("=")[0]}: long options take two dashes`);
+    const def = word.startsWith("--") ? defs[word.slice(2)] : undefined;
+    if (def?.type === "string" && words[i + 1]?.startsWith("-")) {
+      problems.push(`${word} needs a value (write ${word}=<value> for one that starts with -)`);
+    }
+  });
   const stray = (parsed._ as string[] | undefined) ?? [];
   // Not quoted: after a mistyped flag the stray word may well be a secret (`--token abc…`).
   if (stray.length > 0)
