@@ -133,7 +133,9 @@ export function createUpdater(deps: UpdaterDeps) {
       const { ops, records } = await makePlan();
       try {
         cache = await apply(ops, records);
-        passesSinceRead++;
+        // After a change, read again next pass: a host that raced this one (a sharer
+        // withdrawing the address just joined) may have changed what the cache believes.
+        passesSinceRead = ops.every(isRefresh) ? passesSinceRead + 1 : FULL_READ_EVERY;
         return ops;
       } catch (error) {
         cache = undefined;

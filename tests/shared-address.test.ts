@@ -152,3 +152,31 @@ test("cleanup removes a dead sharer's heartbeat alone; the address and the live 
   expect(fake.records().map((r) => r.id)).toEqual(ids);
   expect(fake.schemaViolations).toEqual([]);
 });
+
+test("a long-lived sharer whose address was withdrawn under it publishes it again next pass", async () => {
+  await run(["update"], "host-b");
+  // host-a joins: it reads the address and host-b's heartbeat, and plans only its own
+  // heartbeat. Its batch is held while host-b, not seeing host-a yet, withdraws the address.
+  fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "delay", ms: 1500 } });
+  const before = fake.requests.length;
+  const child = Bun.spawn([process.execPath, CLI, "update", "--interval", "1"], {
+    env: cleanEnv(env("host-a")),
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  children.push(child);
+  const batchSent = () => fake.requests.slice(before).some((r) => r.path.endsWith("/batch"));
+  for (let i = 0; i < 200 && !batchSent(); i++) await Bun.sleep(20);
+  expect(batchSent()).toBe(true);
+  await run(["update", "--deregister"], "host-b");
+  expect(addresses()).toEqual([]);
+  for (let i = 0; i < 100 && heartbeats().length === 0; i++) await Bun.sleep(50);
+  expect(owners()).toEqual(["host-a"]);
+  // host-a's cache still holds the address host-b deleted; the pass after a change reads
+  // the zone again instead of trusting it for 12 passes.
+  for (let i = 0; i < 100 && addresses().length === 0; i++) await Bun.sleep(50);
+  expect(addresses().map((r) => r.content)).toEqual([SHARED]);
+  child.kill("SIGTERM");
+  expect(await child.exited).toBe(0);
+}, 30_000);
