@@ -524,12 +524,33 @@ describe("zones and tokens", () => {
     expect(error.message).toContain("CF_ZONE_ID");
   });
 
+  test("findZoneId remembers zones found, but asks again after finding none", async () => {
+    const client = clientFor(fake);
+    const zoneLookups = () => fake.requests.filter((r) => r.path === "/zones").length;
+    // A token without Zone Read sees no zones: the first answers are empty.
+    fake.inject({ path: /^\/zones$/, times: 2, fault: { kind: "malformed", body: emptyZones } });
+    await rejection(client.findZoneId("a.example.com"));
+    expect(zoneLookups()).toBe(2);
+    expect(await client.findZoneId("a.example.com")).toBe(fake.zone.id);
+    expect(zoneLookups()).toBe(4);
+    expect(await client.findZoneId("b.example.com")).toBe(fake.zone.id);
+    expect(zoneLookups()).toBe(5); // example.com itself is not asked again
+  });
+
   test("verifyToken answers id and status", async () => {
     const token = await clientFor(fake).verifyToken();
     expect(token.status).toBe("active");
     expect(token.id).not.toBe("");
   });
 });
+
+const emptyZones = {
+  success: true,
+  errors: [],
+  messages: [],
+  result: [],
+  result_info: { page: 1, per_page: 20, count: 0, total_count: 0, total_pages: 1 },
+};
 
 describe("secrecy", () => {
   test("the token is in no log line, even at debug level, and in no error", async () => {

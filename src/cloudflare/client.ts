@@ -201,7 +201,7 @@ export function zoneCandidates(domain: string): string[] {
 /**
  * Zone lookups by name, remembered for the life of the client: zones do not move, and
  * several managed domains usually share one (internal.example.com, all.example.com).
- * A failed request is forgotten so the next pass asks again.
+ * A failed request or a domain found in no zone is forgotten, so the next pass asks again.
  */
 function createZoneFinder(transport: Transport) {
   const byName = new Map<string, Promise<string | undefined>>();
@@ -222,6 +222,8 @@ function createZoneFinder(transport: Transport) {
       const id = await lookup(name);
       if (id) return id;
     }
+    // Not found is often a token without Zone Read: ask again once the permission is there.
+    for (const name of candidates) byName.delete(name);
     throw new DynipError(
       `no Cloudflare zone found for ${domain} (tried ${candidates.join(", ")}); set CF_ZONE_ID, ` +
         "or give the token the Zone → Zone → Read permission",
