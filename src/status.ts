@@ -18,6 +18,8 @@ export interface StatusReport {
       ageSeconds: number | null;
       state: Entry["state"];
       mine: boolean;
+      /** Records here that cleanup would delete now (a stale address, or a dead sharer's heartbeat). */
+      cleanup: number;
       skewSeconds: number | null;
       reason: string;
     }[];
@@ -45,6 +47,7 @@ export function buildReport(
         ageSeconds: e.ageSeconds ?? null,
         state: e.state,
         mine: e.owners.includes(instanceId),
+        cleanup: e.toDelete.length,
         skewSeconds: e.skewSeconds ?? null,
         reason: e.reason,
       })),
@@ -53,9 +56,12 @@ export function buildReport(
   };
 }
 
-/** `--check`: anything but fresh needs a human (or the cleanup service). */
+/**
+ * `--check`: anything but fresh needs a human (or the cleanup service), and so does a fresh
+ * address beside an expired heartbeat: some host sharing it stopped beating.
+ */
 export function needsAttention(report: StatusReport): boolean {
-  return report.domains.some((d) => d.addresses.some((a) => a.state !== "fresh"));
+  return report.domains.some((d) => d.addresses.some((a) => a.state !== "fresh" || a.cleanup > 0));
 }
 
 export function formatAge(seconds: number | null): string {
@@ -92,12 +98,13 @@ export function renderReport(report: StatusReport): string {
     const rows = [["", "ADDRESS", "TYPE", "OWNER", "AGE", "STATE", "NOTE"]];
     for (const a of d.addresses) {
       const skew = a.skewSeconds === null ? "" : `clock skew ${formatAge(a.skewSeconds)}`;
-      const note = a.state === "fresh" ? skew : [a.reason, skew].filter(Boolean).join("; ");
+      const quiet = a.state === "fresh" && a.cleanup === 0;
+      const note = quiet ? skew : [a.reason, skew].filter(Boolean).join("; ");
       rows.push([
         a.mine ? "*" : "",
         a.address,
         a.type,
-        a.owner ?? "-",
+        a.owners.length > 0 ? a.owners.join(",") : (a.owner ?? "-"),
         formatAge(a.ageSeconds),
         a.state,
         note,

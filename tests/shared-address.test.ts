@@ -139,11 +139,19 @@ test("cleanup removes a dead sharer's heartbeat alone; the address and the live 
   const address = addresses();
   const alive = heartbeats().filter((r) => ownerOf(r) === "host-a");
 
+  // Status agrees with cleanup: the address is fresh, but one heartbeat beside it is due.
+  const before = await runCli(["status", "--json", "--check"], env("host-b"));
+  expect(before.code).toBe(1);
+  const entry = JSON.parse(before.stdout).domains[0].addresses[0];
+  expect([entry.state, entry.cleanup, entry.owners]).toEqual(["fresh", 1, ["host-a", "host-b"]]);
+
   const result = await run(["cleanup", "--once"], "cleanup-01");
   expect(result.stderr).toContain("expired heartbeat of host-b");
   expect(owners()).toEqual(["host-a"]);
   expect(addresses()).toEqual(address);
   expect(heartbeats()).toEqual(alive);
+
+  expect((await runCli(["status", "--check"], env("host-a"))).code).toBe(0);
 
   // Nothing left for the next cycle, and A's next pass only refreshes.
   await run(["cleanup", "--once"], "cleanup-01");
