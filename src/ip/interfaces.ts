@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import ipaddr from "ipaddr.js";
+import { log } from "../log.ts";
 import { type Family, format, inCidrs, isPublic, parseAddress, sortAddresses } from "./cidr.ts";
 import type { Cidr, SourceResult } from "./types.ts";
 
@@ -49,6 +50,7 @@ function readIfInet6(): string {
       return readFileSync(path, "utf8");
     } catch {}
   }
+  log.debug("cannot read if_inet6: temporary and deprecated IPv6 addresses cannot be told apart");
   return "";
 }
 
