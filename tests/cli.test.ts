@@ -87,11 +87,13 @@ describe("configuration errors", () => {
     [["cleanup", "--once", "-dry-run"], "-dry-run: long options take two dashes"],
     [["update", "--instance-id", "--dry-run"], "--instance-id needs a value"],
     [["update", "--interval", "-5"], "--interval needs a value"],
+    [["update", "--token", "-Rf2-3YY3lJMRTkdSJLQjRqwJllR5NivZRf9ZaAW"], "(a word not shown)"],
   ])("usage error %p exits 2 before any request", async (argv, message) => {
     fake.resetRequests();
     const result = await runCli(argv, env());
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
+    expect(result.stderr).not.toContain("Rf2-3YY3");
     expect(fake.requests).toEqual([]);
   });
 

@@ -50,6 +50,14 @@ export function flagOverrides(args: Record<string, unknown>): Record<string, str
 }
 
 /**
+ * A word from the command line, quoted back only when it looks like an option name: after
+ * `--token` (no such flag) the next word is a secret, and tokens may start with `-`.
+ */
+function shown(word: string): string {
+  return /^--?[a-z][a-z0-9-]{0,23}$/.test(word) ? word : "(a word not shown)";
+}
+
+/**
  * citty accepts anything; a typo such as `--dryrun`, a stray word or `--interval` without
  * its value must not silently run a different command against DNS: usage error, exit 2.
  */
@@ -65,7 +73,7 @@ export function checkArgs(rawArgs: string[], defs: ArgsDef, parsed: Record<strin
     .filter((a) => a.startsWith("-") && a !== "-" && a !== "--")
     .map((a) => a.replace(/^--?/, "").split("=")[0] ?? "")
     .filter((name) => !known.has(name))
-    .map((name) => `unknown option --${name}`);
+    .map((name) => `unknown option ${shown(`--${name}`)}`);
   for (const [name, def] of Object.entries(defs)) {
     if (def.type === "string" && parsed[name] === "") problems.push(`--${name} needs a value`);
   }
@@ -74,8 +82,9 @@ export function checkArgs(rawArgs: string[], defs: ArgsDef, parsed: Record<strin
   const end = rawArgs.indexOf("--");
   const words = end === -1 ? rawArgs : rawArgs.slice(0, end);
   words.forEach((word, i) => {
-    if (/^-[^-]{2,}/.test(word))
-      problems.push(`${word.split("=")[0]}: long options take two dashes`);
+    if (/^-[^-]{2,}/.test(word)) {
+      problems.push(`${shown(word.split("=")[0] ?? "")}: long options take two dashes`);
+    }
     const def = word.startsWith("--") ? defs[word.slice(2)] : undefined;
     if (def?.type === "string" && words[i + 1]?.startsWith("-")) {
       problems.push(`${word} needs a value (write ${word}=<value> for one that starts with -)`);
