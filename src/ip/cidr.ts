@@ -46,6 +46,11 @@ export function isPublic(ip: string): boolean {
   return parsed.kind() === "ipv4" || parsed.match(GLOBAL_UNICAST);
 }
 
+/** The record type that publishes a canonical address. */
+export function recordTypeOf(ip: string): "A" | "AAAA" {
+  return ip.includes(":") ? "AAAA" : "A";
+}
+
 export function familyOf(ip: string): Family | undefined {
   return parseAddress(ip)?.kind();
 }

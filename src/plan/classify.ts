@@ -7,6 +7,7 @@ import {
   parseHeartbeat,
   parseHeartbeatName,
 } from "../heartbeat.ts";
+import { recordTypeOf } from "../ip/cidr.ts";
 
 /**
  * The one judgement `dynip cleanup` and `dynip status` share (SPEC §4, §5), so that status
@@ -85,7 +86,7 @@ export function classify(input: ClassifyInput): Entry[] {
       {
         domain,
         ip,
-        type: familyOf(ip),
+        type: recordTypeOf(ip),
         addresses: addresses.get(ip) ?? [],
         heartbeats: heartbeats.get(ip) ?? [],
       },
@@ -123,15 +124,11 @@ function addressOf(record: DnsRecord, domain: string): string | undefined {
   if (record.name.toLowerCase() !== domain) return undefined;
   if (record.type !== "A" && record.type !== "AAAA") return undefined;
   const ip = canonicalIp(record.content);
-  return ip && familyOf(ip) === record.type ? ip : undefined;
+  return ip && recordTypeOf(ip) === record.type ? ip : undefined;
 }
 
 function append(map: Map<string, DnsRecord[]>, key: string, record: DnsRecord): void {
   map.set(key, [...(map.get(key) ?? []), record]);
-}
-
-function familyOf(ip: string): "A" | "AAAA" {
-  return ip.includes(":") ? "AAAA" : "A";
 }
 
 function byAddress(a: string, b: string): number {

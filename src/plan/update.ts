@@ -6,7 +6,7 @@ import {
   parseHeartbeat,
   parseHeartbeatName,
 } from "../heartbeat.ts";
-import { canonical, isPublic } from "../ip/cidr.ts";
+import { canonical, isPublic, recordTypeOf } from "../ip/cidr.ts";
 import { type DomainDesire, isProtected } from "./desired.ts";
 import type { Operation } from "./types.ts";
 
@@ -89,10 +89,6 @@ function append<T>(map: Map<string, T[]>, key: string, value: T): void {
   map.set(key, [...(map.get(key) ?? []), value]);
 }
 
-function addressType(ip: string): "A" | "AAAA" {
-  return ip.includes(":") ? "AAAA" : "A";
-}
-
 /** Heartbeat first, then the address, so an address never exists without its heartbeat. */
 function publish(ip: string, domain: string, zone: DomainRecords, input: Settings): Operation[] {
   const ops = ownHeartbeat(ip, domain, zone.claims.get(ip) ?? [], input);
@@ -101,7 +97,7 @@ function publish(ip: string, domain: string, zone: DomainRecords, input: Setting
   if (!zone.addresses.has(ip)) {
     const record: RecordInput = {
       name: domain,
-      type: addressType(ip),
+      type: recordTypeOf(ip),
       content: ip,
       ttl: input.ttl,
       proxied: input.proxied && isPublic(ip),
