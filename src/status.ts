@@ -1,7 +1,7 @@
 import type { DomainView } from "./cleanup.ts";
+import { summarize } from "./ip/detect.ts";
 import type { Detection } from "./ip/types.ts";
 import type { Entry } from "./plan/classify.ts";
-import { summarize } from "./update.ts";
 
 export interface StatusReport {
   instanceId: string;

@@ -3,6 +3,7 @@ import type { CloudflareClient } from "./cloudflare/client.ts";
 import type { DnsRecord } from "./cloudflare/types.ts";
 import { type Config, managedDomains } from "./config.ts";
 import { DynipError } from "./errors.ts";
+import { summarize } from "./ip/detect.ts";
 import type { Detection } from "./ip/types.ts";
 import { log } from "./log.ts";
 import { buildDesired, failedSources } from "./plan/desired.ts";
@@ -39,15 +40,6 @@ type Records = Map<string, DnsRecord[]>;
 /** A refresh leaves the set of records as it was; anything else is a change. */
 function isRefresh(op: Operation): boolean {
   return op.kind === "patch" && op.record.type === "TXT";
-}
-
-/** One line per detection source, e.g. `internal (interfaces): 192.168.1.10`. */
-export function summarize(detection: Detection): string[] {
-  return (["internal", "ipv4", "ipv6"] as const).map((kind) => {
-    const r = detection[kind];
-    const found = r.ok ? r.addresses.join(", ") || "no address" : `FAILED: ${r.error}`;
-    return `${kind} (${r.source}): ${found}`;
-  });
 }
 
 export function createUpdater(deps: UpdaterDeps) {

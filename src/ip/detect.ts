@@ -76,3 +76,12 @@ async function external(
   );
   return { ...result, addresses: result.addresses.filter((ip) => !internalOnes.includes(ip)) };
 }
+
+/** One line per detection source, e.g. `internal (interfaces): 192.168.1.10`. */
+export function summarize(detection: Detection): string[] {
+  return (["internal", "ipv4", "ipv6"] as const).map((kind) => {
+    const r = detection[kind];
+    const found = r.ok ? r.addresses.join(", ") || "no address" : `FAILED: ${r.error}`;
+    return `${kind} (${r.source}): ${found}`;
+  });
+}
