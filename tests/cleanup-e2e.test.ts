@@ -142,15 +142,18 @@ describe("dynip cleanup against the fake API", () => {
       stdout: "ignore",
       stderr: "pipe",
     });
-    let health: Response | undefined;
-    for (let i = 0; i < 100; i++) {
-      health = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-      if (health?.status === 200) break;
+    // /healthz is 200 from the start (a grace of 3 intervals), so wait for the first cycle
+    // to be counted in /metrics rather than for the first 200.
+    const cycled = /^dynip_cleanup_cycles_total\{result="success"\} [1-9]/m;
+    let metrics = "";
+    for (let i = 0; i < 100 && !cycled.test(metrics); i++) {
       await Bun.sleep(100);
+      const answer = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+      metrics = (await answer?.text()) ?? "";
     }
-    expect(health?.status).toBe(200);
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toMatch(/^dynip_cleanup_cycles_total\{result="success"\} [1-9]/m);
+    expect(metrics).toMatch(cycled);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
     expect(metrics).toMatch(/^dynip_records_deleted_total\{type="A"\} 2$/m);
     // The container health check asks the running process, without any API request.
     fake.resetRequests();
