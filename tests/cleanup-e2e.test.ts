@@ -103,15 +103,21 @@ describe("dynip cleanup against the fake API", () => {
 
   test("a host that refreshes between the read and the delete keeps its address", async () => {
     await scenario();
-    // The first list answers at once; the heartbeat re-read waits while web-03 comes back
-    // to life and beats. The fake answers a delayed request with the state after the delay.
+    // The first list answers at once; the heartbeat re-read is held while web-03 comes back
+    // to life and beats, then answered with the state after that beat.
+    const gate = Promise.withResolvers<void>();
     fake.inject({ method: "GET", path: /dns_records$/, fault: { kind: "delay", ms: 1 } });
-    fake.inject({ method: "GET", path: /dns_records$/, fault: { kind: "delay", ms: 1000 } });
+    fake.inject({
+      method: "GET",
+      path: /dns_records$/,
+      fault: { kind: "hold", until: gate.promise },
+    });
     fake.resetRequests();
     const cleanup = runCli(["cleanup", "--once"], base({ COMBINED_DOMAIN: "" }));
-    for (let i = 0; i < 100 && fake.requests.length < 2; i++) await Bun.sleep(20);
+    for (let i = 0; i < 500 && fake.requests.length < 2; i++) await Bun.sleep(20);
     expect(fake.requests[1]?.query.get("name.startswith")).toBe("_heartbeat-");
     await beat("web-03", "192.168.1.12");
+    gate.resolve();
     expect((await cleanup).code).toBe(0);
     expect(snapshot()).toContain(`A ${INTERNAL} 192.168.1.12`);
   });
@@ -119,12 +125,19 @@ describe("dynip cleanup against the fake API", () => {
   test("two cleanup replicas racing on one zone both exit 0 and leave the right records", async () => {
     await scenario();
     const before = snapshot();
-    // Hold the first delete batch so the other replica deletes the same records first.
-    fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "delay", ms: 700 } });
-    const [a, b] = await Promise.all([
+    // Hold the first delete batch until the other replica has deleted the same records.
+    const gate = Promise.withResolvers<void>();
+    fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "hold", until: gate.promise } });
+    fake.resetRequests();
+    const runs = Promise.all([
       runCli(["cleanup", "--once"], base({ INSTANCE_ID: "cleanup-a" })),
       runCli(["cleanup", "--once"], base({ INSTANCE_ID: "cleanup-b" })),
     ]);
+    const batches = () => fake.requests.filter((r) => r.path.endsWith("/batch")).length;
+    for (let i = 0; i < 500 && batches() < 2; i++) await Bun.sleep(20);
+    expect(batches()).toBe(2);
+    gate.resolve();
+    const [a, b] = await runs;
     expect([a.code, b.code]).toEqual([0, 0]);
     // The loser hit 81044 and re-planned from a fresh read instead of failing.
     expect(`${a.stderr}${b.stderr}`).toContain("re-reading");

@@ -789,6 +789,22 @@ describe("requests and faults", () => {
     ).rejects.toThrow();
   });
 
+  test("hold answers only once released, with the state at that moment", async () => {
+    const gate = Promise.withResolvers<void>();
+    fake.inject({ fault: { kind: "hold", until: gate.promise } });
+    let answered = false;
+    const pending = records().then((reply) => {
+      answered = true;
+      return reply;
+    });
+    while (fake.requests.length === 0) await Bun.sleep(5);
+    await Bun.sleep(100);
+    expect(answered).toBe(false);
+    fake.seed({ name: "held.example.com", type: "A", content: "192.0.2.1" });
+    gate.resolve();
+    expect(names(await pending)).toEqual(["held.example.com"]);
+  });
+
   test("stop closes hanging connections and resolves", async () => {
     fake.inject({ times: Infinity, fault: { kind: "hang" } });
     const pending = records().then(

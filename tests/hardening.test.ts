@@ -50,6 +50,24 @@ function spawnUpdater(extra: Record<string, string | undefined>) {
   });
 }
 
+/** Reads `stream` until its text so far contains `wanted`; fails after `ms`. */
+async function readUntil(stream: ReadableStream<Uint8Array>, wanted: string, ms = 10_000) {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  const deadline = Bun.sleep(ms).then(() => ({ done: true, value: undefined }) as const);
+  let text = "";
+  try {
+    while (!text.includes(wanted)) {
+      const chunk = await Promise.race([reader.read(), deadline]);
+      if (chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  expect(text).toContain(wanted);
+}
+
 async function until(ready: () => boolean, ms = 10_000): Promise<void> {
   for (let waited = 0; waited < ms && !ready(); waited += 50) await Bun.sleep(50);
   expect(ready()).toBe(true);
@@ -172,7 +190,8 @@ describe("signals and hangs", () => {
     const child = spawnUpdater({ API_TIMEOUT_SECONDS: "30" });
     await until(() => fake.requests.some((r) => r.path.endsWith("/batch")));
     child.kill("SIGTERM");
-    await Bun.sleep(200);
+    // Two signals sent before the child runs would merge into one: wait until it saw the first.
+    await readUntil(child.stderr, "received SIGTERM");
     child.kill("SIGTERM");
     expect(await child.exited).toBe(0);
     // Nothing was half-written: the hung batch never landed.

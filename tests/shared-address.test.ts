@@ -170,7 +170,8 @@ test("a long-lived sharer whose address was withdrawn under it publishes it agai
   await run(["update"], "host-b");
   // host-a joins: it reads the address and host-b's heartbeat, and plans only its own
   // heartbeat. Its batch is held while host-b, not seeing host-a yet, withdraws the address.
-  fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "delay", ms: 1500 } });
+  const gate = Promise.withResolvers<void>();
+  fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "hold", until: gate.promise } });
   const before = fake.requests.length;
   const child = Bun.spawn([process.execPath, CLI, "update", "--interval", "1"], {
     env: cleanEnv(env("host-a")),
@@ -184,6 +185,8 @@ test("a long-lived sharer whose address was withdrawn under it publishes it agai
   expect(batchSent()).toBe(true);
   await run(["update", "--deregister"], "host-b");
   expect(addresses()).toEqual([]);
+  expect(heartbeats()).toEqual([]);
+  gate.resolve();
   for (let i = 0; i < 100 && heartbeats().length === 0; i++) await Bun.sleep(50);
   expect(owners()).toEqual(["host-a"]);
   // host-a's cache still holds the address host-b deleted; the pass after a change reads

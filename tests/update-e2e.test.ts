@@ -198,12 +198,14 @@ describe("dynip update against the fake API", () => {
     const env = host("web-01", "192.168.1.10");
     // Hold our batch long enough for another host to publish the same address (a VIP
     // moving between hosts) between our read and our write.
-    fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "delay", ms: 500 } });
+    const gate = Promise.withResolvers<void>();
+    fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "hold", until: gate.promise } });
     const pass = update(env);
-    for (let i = 0; i < 100 && !fake.requests.some((r) => r.path.endsWith("/batch")); i++) {
-      await Bun.sleep(20);
-    }
+    const batchSent = () => fake.requests.some((r) => r.path.endsWith("/batch"));
+    for (let i = 0; i < 500 && !batchSent(); i++) await Bun.sleep(20);
+    expect(batchSent()).toBe(true);
     fake.seed({ name: INTERNAL, type: "A", content: "192.168.1.10" });
+    gate.resolve();
     const result = await pass;
     expect(result.code).toBe(0);
     expect(result.stderr).toContain("another writer changed the records first");

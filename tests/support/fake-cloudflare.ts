@@ -39,6 +39,11 @@ export type FaultKind =
   | { kind: "truncated" }
   | { kind: "hang" }
   | { kind: "delay"; ms: number }
+  /**
+   * Held until `until` settles, then handled normally against the state at that moment: a
+   * test orders a race exactly instead of guessing a delay long enough on a loaded machine.
+   */
+  | { kind: "hold"; until: Promise<unknown> }
   /** 200 with this body: JSON-encoded, or as it is when it is a string. */
   | { kind: "malformed"; body: unknown };
 
@@ -221,6 +226,9 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
         return true;
       case "delay":
         await sleep(fault.ms);
+        return false;
+      case "hold":
+        await fault.until.catch(() => undefined);
         return false;
       case "malformed":
         // A string goes out as it is, so tests can send any text; anything else as JSON.
