@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { cleanEnv, runCli } from "./support/cli.ts";
 import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { until } from "./support/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "dynip-bin-"));
 const binary = join(dir, "dynip");
@@ -63,8 +64,7 @@ describe("compiled binary", () => {
       stderr: "pipe",
     });
     const batches = () => fake.requests.filter((r) => r.path.endsWith("/batch")).length;
-    for (let i = 0; i < 100 && batches() < 1; i++) await Bun.sleep(50);
-    expect(batches()).toBeGreaterThanOrEqual(1);
+    await until(() => batches() >= 1);
     const sent = performance.now();
     child.kill("SIGTERM");
     const code = await child.exited;

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
 import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { until } from "./support/wait.ts";
 
 const INTERNAL = "internal.example.com";
 const COMBINED = "all.example.com";
@@ -114,7 +115,7 @@ describe("dynip cleanup against the fake API", () => {
     });
     fake.resetRequests();
     const cleanup = runCli(["cleanup", "--once"], base({ COMBINED_DOMAIN: "" }));
-    for (let i = 0; i < 500 && fake.requests.length < 2; i++) await Bun.sleep(20);
+    await until(() => fake.requests.length >= 2);
     expect(fake.requests[1]?.query.get("name.startswith")).toBe("_heartbeat-");
     await beat("web-03", "192.168.1.12");
     gate.resolve();
@@ -134,8 +135,7 @@ describe("dynip cleanup against the fake API", () => {
       runCli(["cleanup", "--once"], base({ INSTANCE_ID: "cleanup-b" })),
     ]);
     const batches = () => fake.requests.filter((r) => r.path.endsWith("/batch")).length;
-    for (let i = 0; i < 500 && batches() < 2; i++) await Bun.sleep(20);
-    expect(batches()).toBe(2);
+    await until(() => batches() === 2);
     gate.resolve();
     const [a, b] = await runs;
     expect([a.code, b.code]).toEqual([0, 0]);

@@ -15,6 +15,7 @@ import {
   startFakeCloudflare,
 } from "./support/fake-cloudflare.ts";
 import { incomplete, STACK_TRACE } from "./support/invariants.ts";
+import { readUntil, until } from "./support/wait.ts";
 
 const INTERNAL = "internal.example.com";
 const COMBINED = "all.example.com";
@@ -48,29 +49,6 @@ function spawnUpdater(extra: Record<string, string | undefined>) {
     stdout: "pipe",
     stderr: "pipe",
   });
-}
-
-/** Reads `stream` until its text so far contains `wanted`; fails after `ms`. */
-async function readUntil(stream: ReadableStream<Uint8Array>, wanted: string, ms = 10_000) {
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  const deadline = Bun.sleep(ms).then(() => ({ done: true, value: undefined }) as const);
-  let text = "";
-  try {
-    while (!text.includes(wanted)) {
-      const chunk = await Promise.race([reader.read(), deadline]);
-      if (chunk.done) break;
-      text += decoder.decode(chunk.value, { stream: true });
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  expect(text).toContain(wanted);
-}
-
-async function until(ready: () => boolean, ms = 10_000): Promise<void> {
-  for (let waited = 0; waited < ms && !ready(); waited += 50) await Bun.sleep(50);
-  expect(ready()).toBe(true);
 }
 
 describe("the token", () => {

@@ -10,6 +10,7 @@ import type { DnsRecord } from "../src/cloudflare/types.ts";
 import { heartbeatName, parseHeartbeat } from "../src/heartbeat.ts";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
 import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { until } from "./support/wait.ts";
 
 const COMBINED = "all.example.com";
 const SHARED = "203.0.113.5";
@@ -74,24 +75,21 @@ test("two long-lived sharers each refresh their own heartbeat, pass after pass",
         overwritten.push(`${r.id}: ${firstOwner.get(r.id)} -> ${r.content}`);
     }
   };
-  /** Polls until both sharers have written their heartbeat on the fake's current clock. */
-  const bothBeatAt = async (ms: number): Promise<boolean> => {
-    for (let waited = 0; waited < 15_000; waited += 50) {
+  /** Waits until both sharers have written their heartbeat on the fake's current clock. */
+  const bothBeatAt = (ms: number) =>
+    until(() => {
       sample();
       const beats = heartbeats();
       const fresh = beats.filter((r) => Date.parse(r.modified_on) >= ms);
-      if (fresh.length === 2 && beats.length === 2) return true;
-      await Bun.sleep(50);
-    }
-    return false;
-  };
+      return fresh.length === 2 && beats.length === 2;
+    }, 15_000);
 
-  expect(await bothBeatAt(fake.clock.now())).toBe(true);
+  await bothBeatAt(fake.clock.now());
   // 10 minutes in all: beyond half the threshold, where an adoption rule judging cached
   // records took a live host's heartbeat over, yet within the threshold.
   for (let pass = 1; pass <= 5; pass++) {
     fake.clock.advance(2 * MINUTE);
-    expect(await bothBeatAt(fake.clock.now())).toBe(true);
+    await bothBeatAt(fake.clock.now());
     expect(owners()).toEqual(["host-a", "host-b"]);
     expect(addresses().map((r) => r.content)).toEqual([SHARED]);
   }
@@ -181,17 +179,16 @@ test("a long-lived sharer whose address was withdrawn under it publishes it agai
   });
   children.push(child);
   const batchSent = () => fake.requests.slice(before).some((r) => r.path.endsWith("/batch"));
-  for (let i = 0; i < 200 && !batchSent(); i++) await Bun.sleep(20);
-  expect(batchSent()).toBe(true);
+  await until(batchSent);
   await run(["update", "--deregister"], "host-b");
   expect(addresses()).toEqual([]);
   expect(heartbeats()).toEqual([]);
   gate.resolve();
-  for (let i = 0; i < 100 && heartbeats().length === 0; i++) await Bun.sleep(50);
+  await until(() => heartbeats().length > 0);
   expect(owners()).toEqual(["host-a"]);
   // host-a's cache still holds the address host-b deleted; the pass after a change reads
   // the zone again instead of trusting it for 12 passes.
-  for (let i = 0; i < 100 && addresses().length === 0; i++) await Bun.sleep(50);
+  await until(() => addresses().length > 0);
   expect(addresses().map((r) => r.content)).toEqual([SHARED]);
   child.kill("SIGTERM");
   expect(await child.exited).toBe(0);

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { parseHeartbeat } from "../src/heartbeat.ts";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
 import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { until } from "./support/wait.ts";
 
 const INTERNAL = "internal.example.com";
 const COMBINED = "all.example.com";
@@ -202,8 +203,7 @@ describe("dynip update against the fake API", () => {
     fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "hold", until: gate.promise } });
     const pass = update(env);
     const batchSent = () => fake.requests.some((r) => r.path.endsWith("/batch"));
-    for (let i = 0; i < 500 && !batchSent(); i++) await Bun.sleep(20);
-    expect(batchSent()).toBe(true);
+    await until(batchSent);
     fake.seed({ name: INTERNAL, type: "A", content: "192.168.1.10" });
     gate.resolve();
     const result = await pass;
@@ -226,7 +226,7 @@ describe("long-lived update", () => {
     // The first pass creates (2 lists + 1 batch); a change makes the next pass read again
     // (2 lists + 1 batch); then wait for three steady passes.
     const batches = () => fake.requests.filter((r) => r.path.endsWith("/batch")).length;
-    for (let i = 0; i < 100 && batches() < 5; i++) await Bun.sleep(100);
+    await until(() => batches() >= 5, 20_000);
     child.kill("SIGTERM");
     expect(await child.exited).toBe(0);
     const seen = fake.requests.map(
@@ -253,7 +253,7 @@ describe("long-lived update", () => {
       stdout: "ignore",
       stderr: "pipe",
     });
-    for (let i = 0; i < 100 && contents(INTERNAL, "A").length < 2; i++) await Bun.sleep(100);
+    await until(() => contents(INTERNAL, "A").length >= 2);
     expect(contents(INTERNAL, "A")).toEqual(["192.168.1.10", "192.168.1.11"]);
     child.kill("SIGTERM");
     expect(await child.exited).toBe(0);
