@@ -5,7 +5,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { cleanEnv, runCli } from "./support/cli.ts";
-import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import {
+  apiEnv,
+  batchRequests,
+  type FakeCloudflare,
+  startFakeCloudflare,
+} from "./support/fake-cloudflare.ts";
 import { until } from "./support/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "dynip-bin-"));
@@ -63,7 +68,7 @@ describe("compiled binary", () => {
       stdout: "ignore",
       stderr: "pipe",
     });
-    const batches = () => fake.requests.filter((r) => r.path.endsWith("/batch")).length;
+    const batches = () => batchRequests(fake).length;
     await until(() => batches() >= 1);
     const sent = performance.now();
     child.kill("SIGTERM");

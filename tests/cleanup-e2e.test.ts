@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
-import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import {
+  apiEnv,
+  batchRequests,
+  type FakeCloudflare,
+  startFakeCloudflare,
+} from "./support/fake-cloudflare.ts";
 import { until } from "./support/wait.ts";
 
 const INTERNAL = "internal.example.com";
@@ -79,7 +84,7 @@ describe("dynip cleanup against the fake API", () => {
     expect(snapshot()).toEqual(before.filter((r) => !DEAD.includes(r)));
     expect(fake.schemaViolations).toEqual([]);
     // 2 lists, 2 heartbeat re-reads, 1 batch
-    const batches = fake.requests.filter((r) => r.path.endsWith("/batch"));
+    const batches = batchRequests(fake);
     expect(batches.length).toBe(1);
   });
 
@@ -134,7 +139,7 @@ describe("dynip cleanup against the fake API", () => {
       runCli(["cleanup", "--once"], base({ INSTANCE_ID: "cleanup-a" })),
       runCli(["cleanup", "--once"], base({ INSTANCE_ID: "cleanup-b" })),
     ]);
-    const batches = () => fake.requests.filter((r) => r.path.endsWith("/batch")).length;
+    const batches = () => batchRequests(fake).length;
     await until(() => batches() === 2);
     gate.resolve();
     const [a, b] = await runs;
@@ -159,12 +164,11 @@ describe("dynip cleanup against the fake API", () => {
     // to be counted in /metrics rather than for the first 200.
     const cycled = /^dynip_cleanup_cycles_total\{result="success"\} [1-9]/m;
     let metrics = "";
-    for (let i = 0; i < 100 && !cycled.test(metrics); i++) {
-      await Bun.sleep(100);
+    await until(async () => {
       const answer = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
       metrics = (await answer?.text()) ?? "";
-    }
-    expect(metrics).toMatch(cycled);
+      return cycled.test(metrics);
+    });
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
     expect(metrics).toMatch(/^dynip_records_deleted_total\{type="A"\} 2$/m);

@@ -8,6 +8,7 @@ import {
   type FaultKind,
   startFakeCloudflare,
 } from "./support/fake-cloudflare.ts";
+import { until } from "./support/wait.ts";
 
 interface Reply {
   status: number;
@@ -797,7 +798,7 @@ describe("requests and faults", () => {
       answered = true;
       return reply;
     });
-    while (fake.requests.length === 0) await Bun.sleep(5);
+    await until(() => fake.requests.length > 0);
     await Bun.sleep(100);
     expect(answered).toBe(false);
     fake.seed({ name: "held.example.com", type: "A", content: "192.0.2.1" });

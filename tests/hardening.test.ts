@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
 import {
   apiEnv,
+  batchRequests,
   type FakeCloudflare,
   type FaultKind,
   startFakeCloudflare,
@@ -60,7 +61,7 @@ describe("the token", () => {
       for (const extra of [{}, { CF_API_TOKEN: undefined, CF_API_TOKEN_FILE: file }]) {
         fake.resetRequests();
         const child = spawnUpdater(extra);
-        await until(() => fake.requests.some((r) => r.path.endsWith("/batch")));
+        await until(() => batchRequests(fake).length > 0);
         const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, "utf8");
         expect(cmdline).toContain("update");
         expect(cmdline).not.toContain(fake.token);
@@ -153,20 +154,20 @@ describe("signals and hangs", () => {
   test("SIGTERM while a batch is in flight finishes the pass, exits 0, records complete", async () => {
     fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "delay", ms: 800 } });
     const child = spawnUpdater({ API_TIMEOUT_SECONDS: "5" });
-    await until(() => fake.requests.some((r) => r.path.endsWith("/batch")));
+    await until(() => batchRequests(fake).length > 0);
     child.kill("SIGTERM");
     expect(await child.exited).toBe(0);
     const stderr = await new Response(child.stderr).text();
     expect(stderr).toContain("received SIGTERM: finishing the current pass");
     expect(stderr).toContain("pass done: 4 change(s)");
     expect(incomplete(fake.records(), [INTERNAL, COMBINED], "192.168.1.10", "web-01")).toEqual([]);
-    expect(fake.requests.filter((r) => r.path.endsWith("/batch")).length).toBe(1);
+    expect(batchRequests(fake).length).toBe(1);
   });
 
   test("a second SIGTERM exits 0 at once, even with a write hanging", async () => {
     fake.inject({ method: "POST", path: /\/batch$/, times: Infinity, fault: { kind: "hang" } });
     const child = spawnUpdater({ API_TIMEOUT_SECONDS: "30" });
-    await until(() => fake.requests.some((r) => r.path.endsWith("/batch")));
+    await until(() => batchRequests(fake).length > 0);
     child.kill("SIGTERM");
     // Two signals sent before the child runs would merge into one: wait until it saw the first.
     await readUntil(child.stderr, "received SIGTERM");

@@ -1,7 +1,12 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { parseHeartbeat } from "../src/heartbeat.ts";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
-import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import {
+  apiEnv,
+  batchRequests,
+  type FakeCloudflare,
+  startFakeCloudflare,
+} from "./support/fake-cloudflare.ts";
 import { until } from "./support/wait.ts";
 
 const INTERNAL = "internal.example.com";
@@ -202,14 +207,14 @@ describe("dynip update against the fake API", () => {
     const gate = Promise.withResolvers<void>();
     fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "hold", until: gate.promise } });
     const pass = update(env);
-    const batchSent = () => fake.requests.some((r) => r.path.endsWith("/batch"));
+    const batchSent = () => batchRequests(fake).length > 0;
     await until(batchSent);
     fake.seed({ name: INTERNAL, type: "A", content: "192.168.1.10" });
     gate.resolve();
     const result = await pass;
     expect(result.code).toBe(0);
     expect(result.stderr).toContain("another writer changed the records first");
-    expect(fake.requests.filter((r) => r.path.endsWith("/batch")).length).toBe(2);
+    expect(batchRequests(fake).length).toBe(2);
     expect(contents(INTERNAL, "A")).toEqual(["192.168.1.10"]);
     expect(heartbeatOwner("192.168.1.10", INTERNAL)).toBe("web-01");
   });
@@ -225,7 +230,7 @@ describe("long-lived update", () => {
     });
     // The first pass creates (2 lists + 1 batch); a change makes the next pass read again
     // (2 lists + 1 batch); then wait for three steady passes.
-    const batches = () => fake.requests.filter((r) => r.path.endsWith("/batch")).length;
+    const batches = () => batchRequests(fake).length;
     await until(() => batches() >= 5, 20_000);
     child.kill("SIGTERM");
     expect(await child.exited).toBe(0);

@@ -99,6 +99,11 @@ export function apiEnv(
   return { CF_API_URL: fake.url, CF_API_TOKEN: fake.token, CF_ZONE_ID: fake.zone.id };
 }
 
+/** The batch requests the fake received so far, faulted ones included. */
+export function batchRequests(fake: FakeCloudflare): RecordedRequest[] {
+  return fake.requests.filter((r) => r.path.endsWith("/batch"));
+}
+
 const API_PREFIX = "/client/v4";
 const RATE_LIMIT = 1200;
 const RATE_WINDOW_SECONDS = 300;

@@ -5,9 +5,13 @@
 import { expect } from "bun:test";
 
 /** Polls `ready` every 20 ms until it holds; fails after `ms`. */
-export async function until(ready: () => boolean, ms = 10_000): Promise<void> {
-  for (let waited = 0; waited < ms && !ready(); waited += 20) await Bun.sleep(20);
-  expect(ready()).toBe(true);
+export async function until(ready: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  let done = await ready();
+  for (let waited = 0; waited < ms && !done; waited += 20) {
+    await Bun.sleep(20);
+    done = await ready();
+  }
+  expect(done).toBe(true);
 }
 
 /** Reads `stream` until its text so far contains `wanted`; fails after `ms`. */
