@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { connect } from "node:net";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import type { CloudflareErrorDetail } from "../src/errors.ts";
@@ -8,6 +9,7 @@ import {
   type FaultKind,
   startFakeCloudflare,
 } from "./support/fake-cloudflare.ts";
+import { errors } from "./support/fake-errors.ts";
 import { until } from "./support/wait.ts";
 
 interface Reply {
@@ -105,6 +107,37 @@ describe("envelope and paging", () => {
       seen.push(...names(reply));
     }
     expect(seen).toEqual(fake.records().map((r) => r.name));
+  });
+
+  test("offset paging: deleting page 1 records between two page reads shifts page 2; totals follow", async () => {
+    for (let i = 0; i < 250; i++) {
+      fake.seed({
+        name: `h${String(i).padStart(3, "0")}.example.com`,
+        type: "A",
+        content: "10.0.0.1",
+      });
+    }
+    const all = fake.records().map((r) => r.name);
+    const page1 = await records("?per_page=100&page=1&order=name");
+    expect(names(page1)).toEqual(all.slice(0, 100));
+    for (const record of (page1.json.result as { id: string }[]).slice(0, 10)) {
+      expect((await call("DELETE", recordPath(record.id))).status).toBe(200);
+    }
+    const page2 = await records("?per_page=100&page=2&order=name");
+    expect(page2.json.result_info).toEqual({
+      page: 2,
+      per_page: 100,
+      count: 100,
+      total_count: 240,
+      total_pages: 3,
+    });
+    expect(names(page2)).toEqual(all.slice(110, 210));
+    // The first ten of the old page 2 moved to the end of page 1, already read: missed.
+    const seen = new Set([...names(page1), ...names(page2)]);
+    expect(all.slice(100, 110).filter((name) => seen.has(name))).toEqual([]);
+    expect(names(await records("?per_page=100&page=1&order=name")).slice(90)).toEqual(
+      all.slice(100, 110),
+    );
   });
 
   test("an empty list has total_pages 1, and per_page defaults to 100", async () => {
@@ -847,4 +880,217 @@ describe("requests and faults", () => {
     expect((await call("GET", "/accounts")).status).toBe(404);
     expect((await call("DELETE", `/zones/${fake.zone.id}/dns_records`)).status).toBe(405);
   });
+
+  test("error answers its status and errors instead of handling the request (81057)", async () => {
+    fake.inject({ method: "POST", fault: errorFault(errors.recordExists()) });
+    const body = { name: "a.example.com", type: "A", content: "10.0.0.1", ttl: 60 };
+    const refused = await create(body);
+    expect(refused.status).toBe(400);
+    expect(refused.json).toEqual({
+      success: false,
+      errors: [{ code: 81057, message: "Record already exists." }],
+      messages: [],
+      result: null,
+    });
+    expect(fake.records()).toEqual([]);
+    expect((await create(body)).status).toBe(200);
+  });
+
+  test("error can carry 50,000 errors", async () => {
+    const many = Array.from({ length: 50_000 }, (_, i) => ({ code: 1000 + i, message: `e${i}` }));
+    fake.inject({ fault: { kind: "error", status: 400, errors: many } });
+    const reply = await records();
+    expect([reply.status, reply.json.success, reply.json.result]).toEqual([400, false, null]);
+    expect(reply.json.errors).toEqual(many);
+  });
+
+  test("no-date is handled normally but has no Date header, also on the wire", async () => {
+    fake.inject({ method: "POST", fault: { kind: "no-date" } });
+    const created = await create({
+      name: "a.example.com",
+      type: "A",
+      content: "10.0.0.1",
+      ttl: 60,
+    });
+    expect(created.status).toBe(200);
+    expect(created.headers.get("date")).toBeNull();
+    expect(fake.records()).toHaveLength(1);
+    // fetch could hide a header; the bytes cannot. Node's server adds Date unless told not to.
+    fake.inject({ fault: { kind: "no-date" } });
+    const head = await rawHead(`/zones/${fake.zone.id}/dns_records`);
+    expect(head).toStartWith("HTTP/1.1 200 ");
+    expect(head).toMatch(/^ratelimit:/im);
+    expect(head).not.toMatch(/^date:/im);
+    expect(await rawHead(`/zones/${fake.zone.id}/dns_records`)).toContain(
+      `\r\nDate: ${new Date(fake.clock.now()).toUTCString()}\r\n`,
+    );
+  });
+
+  test("bad-date is handled normally and carries the Date value as it is", async () => {
+    fake.inject({ method: "POST", fault: { kind: "bad-date", value: "yesterday" } });
+    const created = await create({
+      name: "a.example.com",
+      type: "A",
+      content: "10.0.0.1",
+      ttl: 60,
+    });
+    expect([created.status, created.headers.get("date")]).toEqual([200, "yesterday"]);
+    expect(fake.records()).toHaveLength(1);
+    expect((await records()).headers.get("date")).toBe(new Date(fake.clock.now()).toUTCString());
+  });
+
+  test("huge answers a valid empty list of the bytes asked, with Content-Length", async () => {
+    fake.inject({ fault: { kind: "huge", bytes: 5_000_000 } });
+    const response = await listFetch();
+    const text = await response.text();
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-length")).toBe(String(Buffer.byteLength(text)));
+    expect(text).toHaveLength(5_000_000);
+    expect(JSON.parse(text)).toMatchObject({
+      success: true,
+      errors: [],
+      result: [],
+      result_info: { page: 1, per_page: 100, count: 0, total_count: 0, total_pages: 1 },
+    });
+    expect((await records()).status).toBe(200);
+  });
+
+  test("endless streams a list that never ends, as fast as the client reads, until it aborts", async () => {
+    fake.inject({ fault: { kind: "endless" } });
+    const abort = new AbortController();
+    const response = await listFetch(abort.signal);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(response.headers.get("content-length")).toBeNull();
+    const text = await readBytes(response, 1 << 20);
+    expect(text).toStartWith('{"success":true,"errors":[],"messages":[],"result":[{');
+    // Cut after the last whole record and closed, what was read parses: records, one shape.
+    const whole = JSON.parse(`${text.slice(0, text.lastIndexOf('},{"id":') + 1)}]}`);
+    expect(whole.result.length).toBeGreaterThan(1000);
+    expect(new Set(whole.result.map((r: unknown) => JSON.stringify(r))).size).toBe(1);
+    expect(whole.result[0]).toMatchObject({ name: "endless.example.com", type: "A" });
+    // The client reads nothing more: the fake writes only what the socket buffers take.
+    let written = -1;
+    await until(() => {
+      const settled = fake.streams.bytes === written;
+      written = fake.streams.bytes;
+      return settled;
+    });
+    expect(written - text.length).toBeLessThan(32 << 20);
+    expect(fake.streams.open).toBe(1);
+    abort.abort();
+    await until(() => fake.streams.open === 0);
+    const closedAt = fake.streams.bytes;
+    expect((await records()).status).toBe(200);
+    await Bun.sleep(50);
+    expect(fake.streams.bytes).toBe(closedAt);
+  });
+
+  test("stop ends an endless answer and resolves promptly", async () => {
+    fake.inject({ fault: { kind: "endless" } });
+    const response = await listFetch();
+    await readBytes(response, 1024);
+    const started = performance.now();
+    await fake.stop();
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(fake.streams.open).toBe(0);
+  });
 });
+
+describe("rate limit", () => {
+  test("3 per 60 s: the 4th request is 429 971 with Retry-After until the oldest leaves", async () => {
+    fake = await start({ rateLimit: { requests: 3, windowSeconds: 60 } });
+    for (const remaining of [2, 1, 0]) {
+      const reply = await records();
+      expect(reply.status).toBe(200);
+      expect(reply.headers.get("ratelimit")).toBe(`"default";r=${remaining};t=60`);
+      expect(reply.headers.get("ratelimit-policy")).toBe('"default";q=3;w=60');
+    }
+    fake.clock.advance(15_500);
+    // Twice: a refused request is not counted, so it does not push the wait further.
+    for (let i = 0; i < 2; i++) {
+      const refused = await records();
+      expect([refused.status, refused.headers.get("retry-after"), ...codes(refused)]).toEqual([
+        429,
+        "45",
+        971,
+      ]);
+      expect(refused.json).toEqual({
+        success: false,
+        errors: [{ code: 971, message: "Please wait and consider throttling your request speed" }],
+        messages: [],
+        result: null,
+      });
+    }
+    fake.clock.advance(44_000);
+    expect((await records()).headers.get("retry-after")).toBe("1");
+    fake.clock.advance(500); // the first three are now 60 s old: out of the window
+    for (let i = 0; i < 3; i++) expect((await records()).status).toBe(200);
+    expect((await records()).headers.get("retry-after")).toBe("60");
+    fake.clock.advance(60_000);
+    expect((await records()).status).toBe(200);
+  });
+
+  test("setRateLimit applies at run time; injected faults come first and are not counted", async () => {
+    fake.setRateLimit({ requests: 2, windowSeconds: 10 });
+    const first = await records();
+    expect(first.headers.get("ratelimit")).toBe('"default";r=1;t=10');
+    expect(first.headers.get("ratelimit-policy")).toBe('"default";q=2;w=10');
+    fake.inject({ fault: { kind: "status", status: 503 } });
+    expect((await records()).status).toBe(503);
+    expect((await records()).status).toBe(200);
+    fake.inject({ fault: errorFault(errors.recordExists()) });
+    expect((await records()).status).toBe(400);
+    const refused = await records();
+    expect([refused.status, refused.headers.get("retry-after")]).toEqual([429, "10"]);
+    fake.setRateLimit(undefined);
+    const free = await records();
+    expect(free.status).toBe(200);
+    expect(free.headers.get("ratelimit-policy")).toBe('"default";q=1200;w=300');
+    expect(() => fake.setRateLimit({ requests: 0, windowSeconds: 10 })).toThrow();
+  });
+});
+
+/** An "error" fault answering what the fake API would answer with `error`. */
+function errorFault(error: { status: number; errors: CloudflareErrorDetail[] }): FaultKind {
+  return { kind: "error", status: error.status, errors: error.errors };
+}
+
+/** `GET` of the record list with plain fetch, for answers that are not JSON to read whole. */
+function listFetch(signal?: AbortSignal): Promise<Response> {
+  const url = `${fake.url}/zones/${fake.zone.id}/dns_records`;
+  return fetch(url, { headers: { Authorization: `Bearer ${fake.token}` }, signal });
+}
+
+/** At least `bytes` bytes of the body, as text; fails when the body ends before. */
+async function readBytes(response: Response, bytes: number): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) throw new Error("no body");
+  const decoder = new TextDecoder();
+  let text = "";
+  while (text.length < bytes) {
+    const chunk = await reader.read();
+    if (chunk.done) throw new Error(`the body ended after ${text.length} bytes`);
+    text += decoder.decode(chunk.value, { stream: true });
+  }
+  reader.releaseLock();
+  return text;
+}
+
+/** The head of the answer to a raw `GET`, as the bytes on the wire. */
+function rawHead(path: string): Promise<string> {
+  const { hostname, port, pathname } = new URL(`${fake.url}${path}`);
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(
+        `GET ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${fake.token}\r\n\r\n`,
+      );
+    });
+    socket.on("data", (chunk) => {
+      text += chunk;
+    });
+    socket.on("error", reject);
+    socket.on("close", () => resolve(text.slice(0, text.indexOf("\r\n\r\n"))));
+  });
+}

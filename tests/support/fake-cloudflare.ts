@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { DnsRecord } from "../../src/cloudflare/types.ts";
-import { FakeApiError, statusErrors } from "./fake-errors.ts";
+import type { CloudflareErrorDetail } from "../../src/errors.ts";
+import { errors, FakeApiError, statusErrors } from "./fake-errors.ts";
 import { compareRecords } from "./fake-list.ts";
 import { completeRecord, type FakeRecord, randomHex, type ZoneStore } from "./fake-records.ts";
 import { envelope, type RouteContext, route } from "./fake-routes.ts";
@@ -29,6 +30,20 @@ export interface FakeOptions {
   maxBatchOperations?: number;
   /** Records allowed per zone. Default 1000 (Free plan); beyond it, error 81045. */
   maxRecords?: number;
+  /** Enforced on the fake clock; see `setRateLimit`. Default: none. */
+  rateLimit?: RateLimit;
+}
+
+/**
+ * At most `requests` requests let through in any `windowSeconds` of the fake clock (a sliding
+ * window). Beyond it: 429, error 971 and `Retry-After` in whole seconds until the oldest
+ * counted request leaves the window (at least 1). Answers refused with 429 and requests a
+ * fault answered instead of the API are not counted.
+ */
+export interface RateLimit {
+  requests: number;
+  /** Whole seconds. */
+  windowSeconds: number;
 }
 
 export type FaultKind =
@@ -45,7 +60,24 @@ export type FaultKind =
    */
   | { kind: "hold"; until: Promise<unknown> }
   /** 200 with this body: JSON-encoded, or as it is when it is a string. */
-  | { kind: "malformed"; body: unknown };
+  | { kind: "malformed"; body: unknown }
+  /** Not handled: answered with this status and `{ success: false, errors, result: null }`. */
+  | { kind: "error"; status: number; errors: CloudflareErrorDetail[] }
+  /** Handled normally (state changes happen), but the answer has no Date header at all. */
+  | { kind: "no-date" }
+  /** Handled normally, but the Date header carries `value` as it is, e.g. "yesterday". */
+  | { kind: "bad-date"; value: string }
+  /**
+   * 200 `application/json` without Content-Length, and a body that never ends: a success
+   * envelope opening `"result":[` followed by records without end. Written only as fast as the
+   * client reads, until it disconnects or the fake stops.
+   */
+  | { kind: "endless" }
+  /**
+   * 200 with Content-Length and a valid envelope of an empty list, padded in `messages` to
+   * `bytes` bytes (or to the envelope's own size when `bytes` is smaller).
+   */
+  | { kind: "huge"; bytes: number };
 
 export interface Fault {
   /** Matches the request method, case-insensitively. Default: any. */
@@ -89,6 +121,13 @@ export interface FakeCloudflare {
   clearFaults(): void;
   /** Every request that broke Cloudflare's OpenAPI schema, as `METHOD path: why`. */
   schemaViolations: string[];
+  /**
+   * Enforce `limit` from now on, or no limit with undefined. Requests let through earlier
+   * stay counted. The Ratelimit headers follow it; without one they show 1200 per 300 s.
+   */
+  setRateLimit(limit: RateLimit | undefined): void;
+  /** Answers of the "endless" fault: how many are still being written, and bytes written by all. */
+  streams: { open: number; bytes: number };
   stop(): Promise<void>;
 }
 
@@ -108,12 +147,15 @@ const API_PREFIX = "/client/v4";
 const RATE_LIMIT = 1200;
 const RATE_WINDOW_SECONDS = 300;
 
+/** Changes a fault makes to the headers of an answer: a value replaces, null removes. */
+type HeaderChanges = Record<string, string | null>;
+
 interface Answer {
   status: number;
   /** Sent as JSON, unless `text` is given. */
   body?: unknown;
   text?: string;
-  headers?: Record<string, string>;
+  headers?: HeaderChanges;
 }
 
 export async function startFakeCloudflare(options: FakeOptions = {}): Promise<FakeCloudflare> {
@@ -129,7 +171,15 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
   const faults: Required<Fault>[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Fake-clock times of the requests let through, oldest first; pruned to the window. */
   const stamps: number[] = [];
+  let rateLimit = checkRateLimit(options.rateLimit);
+  // One chunk of the "endless" body: a record as the list answers it, repeated.
+  const endlessRecord = completeRecord(
+    { id: "e".repeat(32), name: `endless.${first.name}`, type: "A", content: "192.0.2.1" },
+    iso(),
+  );
+  const endlessChunk = Buffer.from(`${JSON.stringify(endlessRecord)},`.repeat(64));
   const routes: RouteContext = {
     token:
       options.token ??
@@ -151,32 +201,96 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
     return store;
   };
 
+  /**
+   * The window at this moment: requests still counted, how many more may pass, and the whole
+   * seconds until the oldest counted one leaves (the window's length when none is counted).
+   */
+  const rateWindow = () => {
+    const { requests, windowSeconds } = rateLimit ?? {
+      requests: RATE_LIMIT,
+      windowSeconds: RATE_WINDOW_SECONDS,
+    };
+    const windowStart = now - windowSeconds * 1000;
+    while (stamps.length > 0 && (stamps[0] ?? now) <= windowStart) stamps.shift();
+    // windowSeconds - floor(elapsed) is ceil(time left) in whole seconds.
+    const reset = windowSeconds - Math.floor((now - (stamps[0] ?? now)) / 1000);
+    return { requests, windowSeconds, remaining: Math.max(0, requests - stamps.length), reset };
+  };
+
   /** Headers every answer carries: the fake clock's Date and the rate-limit headers. */
   const commonHeaders = (): Record<string, string> => {
-    const windowStart = now - RATE_WINDOW_SECONDS * 1000;
-    while (stamps.length > 0 && (stamps[0] ?? now) <= windowStart) stamps.shift();
-    const reset = RATE_WINDOW_SECONDS - Math.floor((now - (stamps[0] ?? now)) / 1000);
+    const { requests, windowSeconds, remaining, reset } = rateWindow();
     return {
       Date: new Date(now).toUTCString(),
-      Ratelimit: `"default";r=${Math.max(0, RATE_LIMIT - stamps.length)};t=${reset}`,
-      "Ratelimit-Policy": `"default";q=${RATE_LIMIT};w=${RATE_WINDOW_SECONDS}`,
+      Ratelimit: `"default";r=${remaining};t=${reset}`,
+      "Ratelimit-Policy": `"default";q=${requests};w=${windowSeconds}`,
     };
+  };
+
+  const headersOf = (answer: Answer, contentType: string, length?: number) => {
+    const headers: HeaderChanges = {
+      ...commonHeaders(),
+      "Content-Type": contentType,
+      ...(length === undefined ? {} : { "Content-Length": String(length) }),
+      // A fresh connection per request: Bun's fetch silently retries a request whose pooled
+      // keep-alive connection is reset, which would hide the "drop" fault.
+      Connection: "close",
+      ...answer.headers,
+    };
+    return Object.fromEntries(
+      Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== null),
+    );
   };
 
   const send = (res: ServerResponse, answer: Answer, contentType = "application/json") => {
     if (res.destroyed) return;
     const text = answer.text ?? JSON.stringify(answer.body);
-    res.sendDate = false; // the Date header comes from the fake clock
-    res.writeHead(answer.status, {
-      ...commonHeaders(),
-      "Content-Type": contentType,
-      "Content-Length": String(Buffer.byteLength(text)),
-      // A fresh connection per request: Bun's fetch silently retries a request whose pooled
-      // keep-alive connection is reset, which would hide the "drop" fault.
-      Connection: "close",
-      ...answer.headers,
-    });
+    // The Date header comes from the fake clock, or from a fault; never from the server, so a
+    // "no-date" answer really has none (checked on the wire in the tests).
+    res.sendDate = false;
+    res.writeHead(answer.status, headersOf(answer, contentType, Buffer.byteLength(text)));
     res.end(text);
+  };
+
+  /**
+   * The "endless" body. Written only when the socket has room ("drain"): a client that stops
+   * reading stops the writing, so the fake's memory stays flat however long it waits. Without
+   * Content-Length, Node sends it chunked. Stops when the connection closes (client gone,
+   * or `stop()` destroying the socket).
+   */
+  const stream = (res: ServerResponse) => {
+    if (res.destroyed) return;
+    res.sendDate = false;
+    res.writeHead(200, headersOf({ status: 200 }, "application/json"));
+    let open = true;
+    fake.streams.open += 1;
+    res.on("close", () => {
+      open = false;
+      fake.streams.open -= 1;
+    });
+    const pump = () => {
+      while (open && !res.destroyed) {
+        fake.streams.bytes += endlessChunk.length;
+        if (!res.write(endlessChunk)) {
+          res.once("drain", pump);
+          return;
+        }
+      }
+    };
+    res.write('{"success":true,"errors":[],"messages":[],"result":[');
+    pump();
+  };
+
+  /** The 429 of an enforced rate limit, or undefined when the request may pass. */
+  const throttled = (): Answer | undefined => {
+    if (!rateLimit) return undefined;
+    const { remaining, reset } = rateWindow();
+    if (remaining > 0) return undefined;
+    return {
+      status: 429,
+      body: envelope(false, null, errors.rateLimited().errors),
+      headers: { "Retry-After": String(Math.max(1, reset)) },
+    };
   };
 
   const takeFault = (request: RecordedRequest): FaultKind | undefined => {
@@ -200,41 +314,48 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
       timers.add(timer);
     });
 
-  /** Answer with the fault; false when the request should still be handled normally. */
-  const applyFault = async (fault: FaultKind, req: IncomingMessage, res: ServerResponse) => {
+  /**
+   * Answer with the fault ("answered"), or let the request be handled normally with these
+   * changes to the headers of its answer.
+   */
+  const applyFault = async (
+    fault: FaultKind,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<HeaderChanges | "answered"> => {
     switch (fault.kind) {
       case "status":
         send(res, {
           status: fault.status,
           body: envelope(false, null, statusErrors(fault.status)),
         });
-        return true;
+        return "answered";
       case "html":
         send(res, { status: fault.status, text: htmlErrorPage(fault.status) }, "text/html");
-        return true;
+        return "answered";
       case "rate-limit":
         send(res, {
           status: 429,
           body: envelope(false, null, statusErrors(429)),
           headers: { "Retry-After": String(fault.retryAfter) },
         });
-        return true;
+        return "answered";
       case "drop":
         req.socket.destroy();
-        return true;
+        return "answered";
       case "truncated": {
         const whole = JSON.stringify(envelope(true, [], []));
         send(res, { status: 200, text: whole.slice(0, Math.floor(whole.length / 2)) });
-        return true;
+        return "answered";
       }
       case "hang":
-        return true;
+        return "answered";
       case "delay":
         await sleep(fault.ms);
-        return false;
+        return {};
       case "hold":
         await fault.until.catch(() => undefined);
-        return false;
+        return {};
       case "malformed":
         // A string goes out as it is, so tests can send any text; anything else as JSON.
         send(
@@ -243,7 +364,20 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
             ? { status: 200, text: fault.body }
             : { status: 200, body: fault.body },
         );
-        return true;
+        return "answered";
+      case "error":
+        send(res, { status: fault.status, body: envelope(false, null, fault.errors) });
+        return "answered";
+      case "no-date":
+        return { Date: null };
+      case "bad-date":
+        return { Date: fault.value };
+      case "endless":
+        stream(res);
+        return "answered";
+      case "huge":
+        send(res, { status: 200, text: hugeEnvelope(fault.bytes) });
+        return "answered";
     }
   };
 
@@ -259,15 +393,27 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
       authorization: req.headers.authorization ?? null,
     };
     fake.requests.push(request);
-    stamps.push(now);
+    // A fault that answers in place of the API comes before the rate limit and is not counted;
+    // one that lets the request through (delay, hold, a Date change) leaves it to the limit.
     const fault = takeFault(request);
-    if (fault && (await applyFault(fault, req, res))) return;
+    const changes = fault ? await applyFault(fault, req, res) : {};
+    if (changes === "answered") return;
+    const refused = throttled();
+    if (refused) {
+      send(res, { ...refused, headers: { ...refused.headers, ...changes } });
+      return;
+    }
+    stamps.push(now);
     try {
       if (!routed) throw new FakeApiError(404, statusErrors(404));
-      send(res, { status: 200, body: route(routes, request, raw, req.headers) });
+      send(res, { status: 200, body: route(routes, request, raw, req.headers), headers: changes });
     } catch (error) {
       if (!(error instanceof FakeApiError)) throw error;
-      send(res, { status: error.status, body: envelope(false, null, error.errors) });
+      send(res, {
+        status: error.status,
+        body: envelope(false, null, error.errors),
+        headers: changes,
+      });
     }
   };
 
@@ -318,6 +464,10 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
       faults.length = 0;
     },
     schemaViolations: [],
+    setRateLimit: (limit) => {
+      rateLimit = checkRateLimit(limit);
+    },
+    streams: { open: 0, bytes: 0 },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const timer of timers) clearTimeout(timer);
@@ -327,6 +477,30 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
       }),
   };
   return fake;
+}
+
+/** A copy of `limit`; throws unless it counts whole requests over whole seconds, at least 1 each. */
+function checkRateLimit(limit: RateLimit | undefined): RateLimit | undefined {
+  if (limit === undefined) return undefined;
+  const { requests, windowSeconds } = limit;
+  if (![requests, windowSeconds].every((n) => Number.isInteger(n) && n > 0)) {
+    throw new Error(`fake API: a rate limit needs whole numbers above 0: ${JSON.stringify(limit)}`);
+  }
+  return { requests, windowSeconds };
+}
+
+/**
+ * A valid envelope of an empty list whose one message pads it to `bytes` bytes (never below
+ * the envelope's own size): a client must refuse or survive a large answer that parses.
+ */
+function hugeEnvelope(bytes: number): string {
+  const result_info = { page: 1, per_page: 100, count: 0, total_count: 0, total_pages: 1 };
+  const padded = (padding: string) =>
+    JSON.stringify({
+      ...envelope(true, [], [], { result_info }),
+      messages: [{ code: 1000, message: padding }],
+    });
+  return padded("x".repeat(Math.max(0, bytes - padded("").length)));
 }
 
 /** What Cloudflare's edge answers when the API behind it fails: HTML, not an envelope. */

@@ -69,6 +69,7 @@ export const errors = {
   methodNotAllowed: () => fail(405, 7001, "Method not allowed for this endpoint"),
   recordMissing: () => fail(404, 81044, "Record does not exist."),
   identical: () => fail(400, 81058, "An identical record already exists."),
+  recordExists: () => fail(400, 81057, "Record already exists."),
   cnameExists: () => fail(400, 81054, "A CNAME record with that host already exists."),
   hostExists: () => fail(400, 81053, "An A, AAAA, or CNAME record with that host already exists."),
   quota: () => fail(400, 81045, "Record quota exceeded."),

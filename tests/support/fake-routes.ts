@@ -157,6 +157,10 @@ function jsonBody(
   return body as Body;
 }
 
+/**
+ * Counted afresh on every request, like the live API's offset paging: a zone that changes
+ * between two page requests shifts records across pages and changes `total_count`.
+ */
 function listRecords(store: ZoneStore, query: URLSearchParams) {
   const records = sortRecords(filterRecords(store.records, query), query);
   const { result, result_info } = paginate(records, query, 100);
