@@ -876,6 +876,18 @@ describe("requests and faults", () => {
     expect(fake.requests.map((r) => r.method)).toEqual(["GET", "POST", "POST", "POST"]);
   });
 
+  test("a fault with `when` hits only the requests it accepts", async () => {
+    fake.inject({
+      when: (r) => r.query.get("type") === "TXT",
+      times: Infinity,
+      fault: { kind: "status", status: 503 },
+    });
+    expect((await records("?type=A")).status).toBe(200);
+    expect((await records("?type=TXT")).status).toBe(503);
+    expect((await records()).status).toBe(200);
+    expect((await records("?type=TXT")).status).toBe(503);
+  });
+
   test("unknown paths answer 404 and unsupported methods 405", async () => {
     expect((await call("GET", "/accounts")).status).toBe(404);
     expect((await call("DELETE", `/zones/${fake.zone.id}/dns_records`)).status).toBe(405);

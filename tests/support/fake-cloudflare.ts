@@ -86,6 +86,11 @@ export interface Fault {
   path?: RegExp;
   /** How many requests it hits. Default 1; `Infinity` allowed. */
   times?: number;
+  /**
+   * Matches only requests for which this holds (a query parameter, say), so a test can aim at
+   * one client's requests while other clients' requests pass. Default: every request.
+   */
+  when?: (request: RecordedRequest) => boolean;
   fault: FaultKind;
 }
 
@@ -296,7 +301,9 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
   const takeFault = (request: RecordedRequest): FaultKind | undefined => {
     const index = faults.findIndex(
       (f) =>
-        (f.method === "" || f.method.toUpperCase() === request.method) && f.path.test(request.path),
+        (f.method === "" || f.method.toUpperCase() === request.method) &&
+        f.path.test(request.path) &&
+        f.when(request),
     );
     const found = faults[index];
     if (!found) return undefined;
@@ -458,7 +465,7 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
       fake.requests.length = 0;
     },
     inject: (fault) => {
-      faults.push({ method: "", path: /(?:)/, times: 1, ...fault });
+      faults.push({ method: "", path: /(?:)/, times: 1, when: () => true, ...fault });
     },
     clearFaults: () => {
       faults.length = 0;
