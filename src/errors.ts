@@ -55,6 +55,23 @@ export class CloudflareResponseError extends DynipError {
   }
 }
 
+/**
+ * A paged listing saw the records move while it read them (offset paging): a count that
+ * changed between pages, or a record on two pages. Records may have shifted past a page
+ * boundary unseen, so nothing may be judged from this read; the caller reads again.
+ */
+export class ListingChangedError extends DynipError {
+  override name = "ListingChangedError";
+  constructor(
+    readonly detail: string,
+    readonly request: string,
+  ) {
+    super(
+      `Cloudflare API ${request}: the records changed while being read page by page (${detail})`,
+    );
+  }
+}
+
 /** The request never got an answer: connection refused or reset, DNS failure, timeout. */
 export class CloudflareNetworkError extends DynipError {
   override name = "CloudflareNetworkError";
@@ -67,12 +84,34 @@ export class CloudflareNetworkError extends DynipError {
   }
 }
 
-function describeErrors(errors: CloudflareErrorDetail[]): string {
+/** Error details shown in a message: a server may answer thousands, and a log line stays short. */
+const SHOWN_ERRORS = 5;
+/** Characters of one server message kept in ours. */
+const SHOWN_MESSAGE = 200;
+/** How deep `error_chain` is followed. */
+const SHOWN_DEPTH = 3;
+
+/** Cuts server-provided text to `limit` characters, saying how much was left out. */
+export function clip(text: string, limit = SHOWN_MESSAGE): string {
+  return text.length <= limit
+    ? text
+    : `${text.slice(0, limit)}… (${text.length - limit} more characters)`;
+}
+
+/**
+ * `81058 An identical record already exists.; 1004 DNS Validation Error (9021 TTL …)`: at most
+ * five errors per level, three levels of `error_chain`, 200 characters per message, so that an
+ * answer listing 50,000 errors still makes one short log line.
+ */
+function describeErrors(errors: CloudflareErrorDetail[], depth = 1): string {
   if (errors.length === 0) return "no error details";
-  return errors
-    .map((e) => {
-      const chain = e.error_chain?.length ? ` (${describeErrors(e.error_chain)})` : "";
-      return `${e.code} ${e.message}${chain}`;
-    })
-    .join("; ");
+  const shown = errors.slice(0, SHOWN_ERRORS).map((e) => {
+    const chain =
+      e.error_chain?.length && depth < SHOWN_DEPTH
+        ? ` (${describeErrors(e.error_chain, depth + 1)})`
+        : "";
+    return `${e.code} ${clip(e.message)}${chain}`;
+  });
+  const more = errors.length - shown.length;
+  return `${shown.join("; ")}${more > 0 ? `; and ${more} more error(s)` : ""}`;
 }

@@ -15,9 +15,11 @@ import {
   CloudflareNetworkError,
   CloudflareResponseError,
   DynipError,
+  ListingChangedError,
 } from "../src/errors.ts";
 import { configureLogger, log } from "../src/log.ts";
 import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { until } from "./support/wait.ts";
 
 const TOKEN = "tok-0123456789abcdefSECRET";
 const fakes: FakeCloudflare[] = [];
@@ -160,8 +162,10 @@ describe("reading records", () => {
       const name = `_heartbeat-10-0-${i >> 8}-${i & 255}.int.example.com`;
       big.seed({ name, type: "TXT", content: '"1699564820,web-01"' });
     }
-    const records = await clientFor(big).listRecords(big.zone.id, {});
+    const list = await clientFor(big).listRecords(big.zone.id, {});
+    const { records } = list;
     expect(records).toHaveLength(12_000);
+    expect(list.pages).toBe(3);
     expect(new Set(records.map((r) => r.id)).size).toBe(12_000);
     const pages = big.requests.map((r) => [r.query.get("page"), r.query.get("per_page")]);
     expect(pages).toEqual([
@@ -191,7 +195,7 @@ describe("reading records", () => {
     zone.seed({ name: "int.example.com", type: "A", content: "10.0.0.1" });
     zone.seed({ name: "_heartbeat-10-0-0-1.int.example.com", type: "TXT", content: '"1,a"' });
     zone.seed({ name: "other.example.com", type: "A", content: "10.0.0.2" });
-    const records = await clientFor(zone).listRecords(zone.zone.id, filter);
+    const { records } = await clientFor(zone).listRecords(zone.zone.id, filter);
     expect(zone.requests[0]?.query.get(param)).toBe(value);
     expect(records.map((r) => r.name).toSorted()).toEqual(names);
   });
@@ -201,7 +205,7 @@ describe("reading records", () => {
     zone.seed({ name: "int.example.com", type: "A", content: "10.0.0.1" });
     zone.seed({ name: "_heartbeat-10-0-0-1.int.example.com", type: "TXT", content: '"1,a"' });
     zone.seed({ name: "other.example.com", type: "A", content: "10.0.0.2" });
-    const records = await clientFor(zone).listRecords(zone.zone.id, {
+    const { records } = await clientFor(zone).listRecords(zone.zone.id, {
       name: "int.example.com",
       nameStartsWith: "_heartbeat-",
       match: "any",
@@ -231,15 +235,14 @@ describe("reading records", () => {
     expect(dnsRequests().length).toBeLessThanOrEqual(2);
   });
 
-  test("lastServerDate follows Cloudflare's clock, not ours", async () => {
+  test("a listing carries Cloudflare's clock: the earliest Date of its pages", async () => {
     const client = clientFor(fake);
-    expect(client.lastServerDate()).toBeUndefined();
     fake.clock.set(Date.parse("2030-01-02T03:04:05Z"));
-    await client.listRecords(fake.zone.id, { name: "nothing.example.com" });
-    expect(client.lastServerDate()?.toISOString()).toBe("2030-01-02T03:04:05.000Z");
+    const one = await client.listRecords(fake.zone.id, { name: "nothing.example.com" });
+    expect(one.serverDate?.toISOString()).toBe("2030-01-02T03:04:05.000Z");
     fake.clock.advance(90_000);
-    await client.listRecords(fake.zone.id, { name: "nothing.example.com" });
-    expect(client.lastServerDate()?.toISOString()).toBe("2030-01-02T03:05:35.000Z");
+    const two = await client.listRecords(fake.zone.id, { name: "nothing.example.com" });
+    expect(two.serverDate?.toISOString()).toBe("2030-01-02T03:05:35.000Z");
   });
 });
 
@@ -255,6 +258,123 @@ function recordJson() {
     modified_on: "2030-01-01T00:00:00Z",
   };
 }
+
+describe("paging while the list changes", () => {
+  /** 30 records `r00`..`r29` at one name, read 10 a page. */
+  async function zoneOf30() {
+    const zone = await startFake();
+    for (let i = 0; i < 30; i++) {
+      zone.seed({
+        name: "int.example.com",
+        type: "TXT",
+        content: `"r${String(i).padStart(2, "0")}"`,
+      });
+    }
+    return zone;
+  }
+
+  /** Holds page 2 until `change` has run against the API (through a second client). */
+  async function readWhile(change: (zone: FakeCloudflare) => Promise<unknown>) {
+    const zone = await zoneOf30();
+    const gate = Promise.withResolvers<void>();
+    zone.inject({
+      when: (r) => r.query.get("page") === "2",
+      fault: { kind: "hold", until: gate.promise },
+    });
+    const reading = clientFor(zone, { perPage: 10 }).listRecords(zone.zone.id, {});
+    reading.catch(() => undefined);
+    await until(() => zone.requests.some((r) => r.query.get("page") === "2"));
+    await change(zone);
+    gate.resolve();
+    return reading;
+  }
+
+  const deleteFirst = (count: number) => async (zone: FakeCloudflare) => {
+    const doomed = zone.records().slice(0, count);
+    await clientFor(zone).batch(zone.zone.id, {
+      deletes: doomed.map((r) => ({ id: r.id })),
+      patches: [],
+      puts: [],
+      posts: [],
+    });
+  };
+
+  test("records deleted on a page already read: the count moved, the listing says so", async () => {
+    const error = await rejection(readWhile(deleteFirst(3)));
+    expect(error).toBeInstanceOf(ListingChangedError);
+    expect(error.message).toContain("30 records counted on page 1, 27 on page 2");
+  });
+
+  test("a delete and a create that keep the count still show as a record listed twice", async () => {
+    const error = await rejection(
+      readWhile(async (zone) => {
+        // One record more before the boundary and one less after it: the last record of page 1
+        // moves onto page 2 and is listed again, while the count stays 30.
+        await clientFor(zone).createRecord(zone.zone.id, txt("int.example.com", '"a"'));
+        const last = zone.records().at(-1);
+        await clientFor(zone).deleteRecord(zone.zone.id, last?.id ?? "");
+      }),
+    );
+    expect(error).toBeInstanceOf(ListingChangedError);
+    expect(error.message).toContain("1 record(s) of earlier pages again on page 2");
+  });
+
+  test("an answer short of its own count is a change, not a partial list", async () => {
+    const body = JSON.stringify({
+      success: true,
+      errors: [],
+      messages: [],
+      result: [recordJson()],
+      result_info: { page: 1, per_page: 10, count: 1, total_count: 2, total_pages: 1 },
+    });
+    fake.inject({ fault: { kind: "malformed", body } });
+    const error = await rejection(clientFor(fake).listRecords(fake.zone.id, {}));
+    expect(error).toBeInstanceOf(ListingChangedError);
+    expect(error.message).toContain("1 records read of 2 counted");
+  });
+
+  test("listPage says whether one answer is the whole list", async () => {
+    const zone = await zoneOf30();
+    const client = clientFor(zone, { perPage: 10 });
+    const part = await client.listPage(zone.zone.id, {});
+    expect([part.records.length, part.complete, part.pages]).toEqual([10, false, 1]);
+    const whole = await clientFor(zone, { perPage: 50 }).listPage(zone.zone.id, {});
+    expect([whole.records.length, whole.complete]).toEqual([30, true]);
+    expect(zone.requests.every((r) => r.query.get("page") === "1")).toBe(true);
+  });
+});
+
+describe("bounded answers", () => {
+  test("an answer that never ends is cut at the cap, fast, and not retried", async () => {
+    fake.inject({ times: Infinity, fault: { kind: "endless" } });
+    const started = performance.now();
+    const client = clientFor(fake, { timeoutMs: 30_000, maxAnswerBytes: 1024 * 1024 });
+    const error = await rejection(client.listRecords(fake.zone.id, {}));
+    expect(error).toBeInstanceOf(CloudflareResponseError);
+    expect(error.message).toContain("answer larger than 1 MiB");
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(dnsRequests()).toHaveLength(1);
+    await until(() => fake.streams.open === 0);
+  });
+
+  test("a huge answer past the default cap of 32 MiB is refused", async () => {
+    fake.inject({ fault: { kind: "huge", bytes: 33 * 1024 * 1024 } });
+    const error = await rejection(clientFor(fake).listRecords(fake.zone.id, {}));
+    expect(error.message).toContain("answer larger than 32 MiB");
+  });
+
+  test("an error list of 50,000 entries makes one short message", async () => {
+    const errors = Array.from({ length: 50_000 }, (_, i) => ({
+      code: 1004,
+      message: `problem ${i} ${"x".repeat(500)}`,
+    }));
+    fake.inject({ fault: { kind: "error", status: 400, errors } });
+    const error = await rejection(clientFor(fake).listRecords(fake.zone.id, {}));
+    expect(error.message.length).toBeLessThan(2000);
+    expect(error.message).toContain("and 49995 more error(s)");
+    expect(error.message).toContain("more characters)");
+  });
+});
 
 describe("writing records", () => {
   test("create, patch and delete send complete bodies and return records", async () => {
@@ -433,7 +553,7 @@ describe("retries and broken answers", () => {
     const client = clientFor(fresh, { onRequest: (info: RequestInfo) => seen.push(info.status) });
     fresh.seed({ name: "int.example.com", type: "A", content: "10.0.0.1" });
     fresh.inject({ times: 1, fault });
-    const records = await client.listRecords(fresh.zone.id, { name: "int.example.com" });
+    const { records } = await client.listRecords(fresh.zone.id, { name: "int.example.com" });
     expect(records.map((r) => r.content)).toEqual(["10.0.0.1"]);
     expect(seen).toEqual([firstStatus, 200]);
   });

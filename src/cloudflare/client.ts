@@ -2,8 +2,8 @@
  * The Cloudflare API as dynip uses it. The only module that speaks HTTP: commands receive a
  * client, so tests hand them one pointed at a local fake.
  */
-import { CloudflareResponseError, DynipError } from "../errors.ts";
-import { batchBody, chunkBatch, mergeBatchResults, recordBody } from "./batch.ts";
+import { CloudflareResponseError, DynipError, ListingChangedError } from "../errors.ts";
+import { batchBody, chunkBatch, countOperations, mergeBatchResults, recordBody } from "./batch.ts";
 import {
   BatchResultSchema,
   DeletedSchema,
@@ -12,7 +12,7 @@ import {
   TokenSchema,
   ZoneListSchema,
 } from "./schemas.ts";
-import { createTransport, type RequestInfo, type Transport } from "./transport.ts";
+import { type Answer, createTransport, type RequestInfo, type Transport } from "./transport.ts";
 import type { BatchOperations, BatchResult, DnsRecord, ListFilter, RecordInput } from "./types.ts";
 
 export { CloudflareQuotaError, RECORD_QUOTA_CODE } from "./api-error.ts";
@@ -39,23 +39,65 @@ export interface ClientOptions {
   batchSize: number;
   /** Records per list page; default 5000. */
   perPage?: number;
+  /** Largest answer body read, in bytes; default 32 MiB (a page of 5,000 records is about 3 MB). */
+  maxAnswerBytes?: number;
   /** Called after every attempt, retries included: for metrics and request counting. */
   onRequest?: (info: RequestInfo) => void;
 }
 
+/** A listing as read: the records and the clock they were read by. */
+export interface RecordList {
+  /** Each record once (by id), in the order the API listed them. */
+  records: DnsRecord[];
+  /**
+   * The earliest `Date` among the answers (Cloudflare's clock when the read began, so ages
+   * measured against it are never too long); undefined when any answer lacked a usable Date.
+   */
+  serverDate?: Date;
+  /** Requests the listing took. One answer is one consistent snapshot; several are not. */
+  pages: number;
+}
+
+/** The first page of a listing, never paged further. */
+export interface PageList extends RecordList {
+  /**
+   * True when this one answer is the whole list (its total count is what it holds): a
+   * consistent snapshot of every matching record, which offset paging cannot give.
+   */
+  complete: boolean;
+}
+
 export interface CloudflareClient {
-  /** Every record matching the filter, all pages. */
-  listRecords(zoneId: string, filter: ListFilter): Promise<DnsRecord[]>;
+  /** Records per list page (`per_page`): what one `listPage` answer can hold. */
+  readonly pageSize: number;
+  /**
+   * Every record matching the filter, page by page (offset paging). Throws ListingChangedError
+   * when the list visibly changed between pages (total count moved, a record listed on two
+   * pages, fewer records than counted): records may then have shifted past a page unseen.
+   * A change that keeps the count and shifts nothing in view can still go unnoticed; decisions
+   * that delete must rest on `listPage` answers that are `complete`.
+   */
+  listRecords(zoneId: string, filter: ListFilter): Promise<RecordList>;
+  /** One request: the first `perPage` records matching the filter, and whether that is all. */
+  listPage(zoneId: string, filter: ListFilter): Promise<PageList>;
   createRecord(zoneId: string, record: RecordInput): Promise<DnsRecord>;
   patchRecord(zoneId: string, id: string, record: RecordInput): Promise<DnsRecord>;
   deleteRecord(zoneId: string, id: string): Promise<void>;
-  /** One request per `batchSize` operations, in Cloudflare's order; no request when empty. */
-  batch(zoneId: string, ops: BatchOperations): Promise<BatchResult>;
+  /**
+   * One request per `batchSize` operations, in Cloudflare's order (deletes, patches, puts,
+   * posts); no request when empty. Chunks go one after the other, each atomic on its own:
+   * `onProgress(done, chunk)` is called after each applied chunk with the number of operations
+   * applied so far in that order and the chunk's answer, so a caller can report what landed
+   * (and which records it wrote) before a later chunk fails.
+   */
+  batch(
+    zoneId: string,
+    ops: BatchOperations,
+    onProgress?: (done: number, chunk: BatchResult) => void,
+  ): Promise<BatchResult>;
   /** The zone holding `domain`, longest suffix first (a.b.example.com, b.example.com, example.com). */
   findZoneId(domain: string): Promise<string>;
   verifyToken(): Promise<{ id: string; status: string }>;
-  /** `Date` of the last answer: Cloudflare's clock, against which record ages are measured. */
-  lastServerDate(): Date | undefined;
 }
 
 const BATCH_LISTS = ["deletes", "patches", "puts", "posts"] as const;
@@ -84,6 +126,7 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
     maxDelayMs: options.maxDelayMs ?? 8000,
     maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
     maxElapsedMs: options.maxElapsedMs ?? 120_000,
+    maxAnswerBytes: options.maxAnswerBytes ?? 32 * 1024 * 1024,
     onRequest: options.onRequest,
   });
   const perPage = options.perPage ?? 5000;
@@ -91,8 +134,27 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
   const record = (zoneId: string, id: string) => `${records(zoneId)}/${encodeURIComponent(id)}`;
 
   return {
+    pageSize: perPage,
     listRecords: (zoneId, filter) =>
       listAll(transport, records(zoneId), filterQuery(filter), perPage),
+
+    async listPage(zoneId, filter) {
+      const query = { ...filterQuery(filter), page: "1", per_page: String(perPage) };
+      const path = records(zoneId);
+      const answer = await transport.send({
+        method: "GET",
+        path,
+        query,
+        result: DnsRecordListSchema,
+      });
+      const found = unique(answer.result);
+      return {
+        records: found,
+        serverDate: answer.serverDate,
+        pages: 1,
+        complete: isWholeList(answer, found.length, perPage),
+      };
+    },
 
     async createRecord(zoneId, input) {
       const body = recordBody(input);
@@ -111,8 +173,9 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
       await transport.send({ method: "DELETE", path: record(zoneId, id), result: DeletedSchema });
     },
 
-    async batch(zoneId, ops) {
+    async batch(zoneId, ops, onProgress) {
       const results: BatchResult[] = [];
+      let done = 0;
       // Sequential: chunk n+1 may patch what chunk n created, and a failure stops the rest.
       for (const chunk of chunkBatch(ops, options.batchSize)) {
         const answer = await transport.send({
@@ -132,6 +195,8 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
           );
         }
         results.push(answer.result);
+        done += countOperations(chunk);
+        onProgress?.(done, answer.result);
       }
       return mergeBatchResults(results);
     },
@@ -143,8 +208,6 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
         await transport.send({ method: "GET", path: "/user/tokens/verify", result: TokenSchema })
       ).result;
     },
-
-    lastServerDate: transport.lastServerDate,
   };
 }
 
@@ -158,37 +221,82 @@ function filterQuery(filter: ListFilter): Record<string, string> {
 }
 
 /**
- * Follows `total_pages`. A listing that would be cut short is an error, never a partial
- * answer: cleanup reading half a zone would take live addresses for ones without heartbeat.
+ * Follows `total_pages`, watching for the list moving under it. A listing that would be cut
+ * short is an error, never a partial answer: cleanup reading half a zone would take live
+ * addresses for ones without heartbeat.
  */
 async function listAll(
   transport: Transport,
   path: string,
   filter: Record<string, string>,
   perPage: number,
-): Promise<DnsRecord[]> {
+): Promise<RecordList> {
   const byId = new Map<string, DnsRecord>();
+  const request = `GET ${path}`;
   const inconsistent = (problem: string) =>
-    new CloudflareResponseError(`inconsistent paging: ${problem}`, 200, `GET ${path}`);
+    new CloudflareResponseError(`inconsistent paging: ${problem}`, 200, request);
+  const changed = (detail: string) => new ListingChangedError(detail, request);
+  let total: number | undefined;
+  let serverDate: Date | undefined;
+  let dated = true;
   for (let page = 1; ; page++) {
     const query = { ...filter, page: String(page), per_page: String(perPage) };
-    const { result, totalPages } = await transport.send({
+    const answer = await transport.send({
       method: "GET",
       path,
       query,
       result: DnsRecordListSchema,
     });
-    const before = byId.size;
+    const { result, totalPages, totalCount } = answer;
+    dated &&= answer.serverDate !== undefined;
+    serverDate = earliest(serverDate, answer.serverDate);
+    if (totalCount !== undefined) {
+      if (total !== undefined && totalCount !== total) {
+        throw changed(`${total} records counted on page 1, ${totalCount} on page ${page}`);
+      }
+      total = totalCount;
+    }
+    const repeated = result.filter((r) => byId.has(r.id)).length;
+    if (repeated > 0 && repeated === result.length) {
+      throw inconsistent(`page ${page} only repeats earlier records`);
+    }
+    if (repeated > 0) throw changed(`${repeated} record(s) of earlier pages again on page ${page}`);
     for (const found of result) byId.set(found.id, found);
     // Without result_info an empty page is the only end marker; Cloudflare always sends it.
     if (result.length === 0 || (totalPages !== undefined && page >= totalPages)) {
-      return [...byId.values()];
+      if (total !== undefined && byId.size !== total) {
+        throw changed(`${byId.size} records read of ${total} counted`);
+      }
+      return {
+        records: [...byId.values()],
+        serverDate: dated ? serverDate : undefined,
+        pages: page,
+      };
     }
-    if (byId.size === before) throw inconsistent(`page ${page} only repeats earlier records`);
     if (page >= MAX_PAGES || (totalPages ?? 0) > MAX_PAGES) {
       throw inconsistent(`more than ${MAX_PAGES} pages of ${perPage} records`);
     }
   }
+}
+
+function earliest(a: Date | undefined, b: Date | undefined): Date | undefined {
+  if (a === undefined) return b;
+  return b === undefined || a <= b ? a : b;
+}
+
+/** Each record once, by id, in the order listed. */
+function unique(records: DnsRecord[]): DnsRecord[] {
+  return [...new Map(records.map((r) => [r.id, r])).values()];
+}
+
+/**
+ * Whether one answer holds the whole list: its count says so (`total_count` equal to what it
+ * holds, or a single page), or, with no `result_info` at all, it is not a full page.
+ */
+function isWholeList(answer: Answer<unknown>, held: number, perPage: number): boolean {
+  if (answer.totalCount !== undefined) return answer.totalCount === held;
+  if (answer.totalPages !== undefined) return answer.totalPages <= 1;
+  return held < perPage;
 }
 
 /** a.b.example.com → [a.b.example.com, b.example.com, example.com]; a lone TLD is never tried. */

@@ -19,6 +19,8 @@ export const EnvelopeSchema = v.object({
     v.object({
       page: v.optional(v.number()),
       per_page: v.optional(v.number()),
+      count: v.optional(v.number()),
+      total_count: v.optional(v.number()),
       total_pages: v.optional(v.number()),
     }),
   ),

@@ -4,6 +4,7 @@
  */
 import { FetchError, ofetch } from "ofetch";
 import * as v from "valibot";
+import { AnswerTooLargeError, readBounded } from "../bounded-read.ts";
 import { CloudflareNetworkError, CloudflareResponseError } from "../errors.ts";
 import { log, redact, registerSecret } from "../log.ts";
 import { apiError } from "./api-error.ts";
@@ -18,6 +19,11 @@ export interface RequestInfo {
   status: number | null;
   /** Why no answer came. */
   error?: string;
+  /**
+   * The token's request budget as the answer's `Ratelimit` and `Ratelimit-Policy` headers tell
+   * it (requests left in the window, and the window's quota); absent when they do not.
+   */
+  budget?: { remaining: number; quota: number };
 }
 
 export interface TransportOptions {
@@ -31,6 +37,8 @@ export interface TransportOptions {
   maxRetryAfterMs: number;
   /** No retry starts later than this after the first attempt. */
   maxElapsedMs: number;
+  /** A longer answer body is cut off and the request fails without a retry. */
+  maxAnswerBytes: number;
   onRequest?: (info: RequestInfo) => void;
 }
 
@@ -45,18 +53,26 @@ export interface RequestSpec<T> {
 
 export interface Answer<T> {
   result: T;
+  /** `result_info` of a list: how many pages and records the whole list has right now. */
   totalPages?: number;
+  totalCount?: number;
+  /**
+   * The answer's `Date` header: Cloudflare's clock at the moment it answered, against which
+   * record ages are measured. Undefined when the header is missing or unreadable.
+   */
+  serverDate?: Date;
 }
 
 export interface Transport {
   send<T>(spec: RequestSpec<T>): Promise<Answer<T>>;
-  lastServerDate(): Date | undefined;
 }
 
 type Body = Record<string, unknown> | undefined;
 
 type Outcome =
   | { kind: "answer"; status: number; headers: Headers; text: string }
+  /** The body went past `maxAnswerBytes`: not an API answer, and not worth asking again. */
+  | { kind: "oversized"; status: number; headers: Headers }
   | { kind: "no-answer"; reason: string };
 
 export function createTransport(options: TransportOptions): Transport {
@@ -71,20 +87,26 @@ export function createTransport(options: TransportOptions): Transport {
     },
     retry: false,
     ignoreResponseError: true,
-    responseType: "text",
+    // The body is read here, with a cap: ofetch would buffer an endless answer until the timeout.
+    responseType: "stream",
   });
-  let serverDate: Date | undefined;
 
   async function attempt(method: string, url: string, body: Body): Promise<Outcome> {
     try {
       // The signal, unlike ofetch's `timeout`, also bounds reading the body.
-      const response = await http.raw<string, "text">(url, {
+      const response = await http.raw<ReadableStream<Uint8Array>, "stream">(url, {
         method,
         body,
         signal: AbortSignal.timeout(options.timeoutMs),
       });
-      const text = response._data ?? "";
-      return { kind: "answer", status: response.status, headers: response.headers, text };
+      const { status, headers } = response;
+      try {
+        const text = await readBounded(response._data, options.maxAnswerBytes);
+        return { kind: "answer", status, headers, text };
+      } catch (error) {
+        if (error instanceof AnswerTooLargeError) return { kind: "oversized", status, headers };
+        throw error;
+      }
     } catch (error) {
       return { kind: "no-answer", reason: describeFailure(error, options.timeoutMs) };
     }
@@ -94,10 +116,11 @@ export function createTransport(options: TransportOptions): Transport {
     const started = performance.now();
     const outcome = await attempt(method, url, body);
     const ms = Math.round(performance.now() - started);
-    if (outcome.kind === "answer") {
-      serverDate = dateHeader(outcome.headers) ?? serverDate;
-      log.debug(`cloudflare ${method} ${url} -> ${outcome.status} in ${ms} ms`);
-      options.onRequest?.({ method, path, status: outcome.status });
+    if (outcome.kind !== "no-answer") {
+      const oversized = outcome.kind === "oversized" ? " (answer too large, cut off)" : "";
+      log.debug(`cloudflare ${method} ${url} -> ${outcome.status} in ${ms} ms${oversized}`);
+      const budget = budgetOf(outcome.headers);
+      options.onRequest?.({ method, path, status: outcome.status, ...(budget ? { budget } : {}) });
     } else {
       log.debug(`cloudflare ${method} ${url} -> no answer in ${ms} ms: ${outcome.reason}`);
       options.onRequest?.({ method, path, status: null, error: outcome.reason });
@@ -107,7 +130,7 @@ export function createTransport(options: TransportOptions): Transport {
 
   /** Milliseconds to wait before the next attempt, or undefined to stop with this outcome. */
   function retryWait(outcome: Outcome, attempts: number): number | undefined {
-    if (attempts > options.retries) return undefined;
+    if (attempts > options.retries || outcome.kind === "oversized") return undefined;
     if (outcome.kind === "no-answer") return backoffDelay(attempts, options);
     if (!isRetryableStatus(outcome.status)) return undefined;
     // An HTTP-date is read against the server's clock, so a skewed local clock cannot stretch it.
@@ -146,6 +169,10 @@ export function createTransport(options: TransportOptions): Transport {
     if (outcome.kind === "no-answer") {
       throw new CloudflareNetworkError(`no answer${after}: ${outcome.reason}`, label);
     }
+    if (outcome.kind === "oversized") {
+      const limit = new AnswerTooLargeError(options.maxAnswerBytes).message;
+      throw new CloudflareResponseError(`${limit}: not an API answer`, outcome.status, label);
+    }
     const envelope = readEnvelope(outcome, label, after);
     if (!envelope.success || outcome.status >= 400) {
       throw apiError(outcome.status, envelope.errors, label);
@@ -155,10 +182,15 @@ export function createTransport(options: TransportOptions): Transport {
       const problem = `unexpected answer${after}: ${describeIssues(parsed.issues, "result")}`;
       throw new CloudflareResponseError(redact(problem), outcome.status, label);
     }
-    return { result: parsed.output, totalPages: envelope.result_info?.total_pages };
+    return {
+      result: parsed.output,
+      totalPages: envelope.result_info?.total_pages,
+      totalCount: envelope.result_info?.total_count,
+      serverDate: dateHeader(outcome.headers),
+    };
   }
 
-  return { send, lastServerDate: () => serverDate };
+  return { send };
 }
 
 function readEnvelope(
@@ -185,7 +217,7 @@ function readEnvelope(
 }
 
 function describeOutcome(outcome: Outcome): string {
-  return outcome.kind === "answer" ? `HTTP ${outcome.status}` : outcome.reason;
+  return outcome.kind === "no-answer" ? outcome.reason : `HTTP ${outcome.status}`;
 }
 
 /** A short reason without ofetch's FetchError text, which repeats the URL and options. */
@@ -198,6 +230,17 @@ function describeFailure(error: unknown, timeoutMs: number): string {
   const code = (root as { code?: unknown }).code;
   const withCode = typeof code === "string" && !root.message.includes(code);
   return redact(withCode ? `${code}: ${root.message}` : root.message);
+}
+
+/**
+ * `Ratelimit: "default";r=1195;t=280` and `Ratelimit-Policy: "default";q=1200;w=300` (the IETF
+ * RateLimit header fields draft Cloudflare's API answers with): requests left, and the quota.
+ */
+function budgetOf(headers: Headers): { remaining: number; quota: number } | undefined {
+  const remaining = /(?:^|;)\s*r=(\d{1,9})\b/.exec(headers.get("ratelimit") ?? "")?.[1];
+  const quota = /(?:^|;)\s*q=(\d{1,9})\b/.exec(headers.get("ratelimit-policy") ?? "")?.[1];
+  if (remaining === undefined || quota === undefined || Number(quota) === 0) return undefined;
+  return { remaining: Number(remaining), quota: Number(quota) };
 }
 
 function dateHeader(headers: Headers): Date | undefined {

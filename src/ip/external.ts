@@ -1,3 +1,4 @@
+import { readBounded } from "../bounded-read.ts";
 import { canonical, type Family, familyName, familyOf, isPublic, parseAddress } from "./cidr.ts";
 import { type Interfaces, publicFromInterfaces } from "./interfaces.ts";
 import type { ExternalSource, SourceResult } from "./types.ts";
@@ -120,7 +121,7 @@ export async function fetchAddress(
       await response.body?.cancel();
       throw new Error(`HTTP ${response.status}`);
     }
-    return parseEchoAnswer(await readLimited(response, MAX_ANSWER_BYTES), family);
+    return parseEchoAnswer(await readBounded(response.body, MAX_ANSWER_BYTES), family);
   } catch (error) {
     if (signal.aborted) throw new Error(`timeout after ${timeoutMs / 1000}s`);
     throw error;
@@ -143,24 +144,6 @@ export function parseEchoAnswer(body: string, family: Family): string {
   }
   if (!isPublic(address)) throw new Error(`answered ${address}, which is not a public address`);
   return address;
-}
-
-async function readLimited(response: Response, limit: number): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new Error(`answer larger than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 /** URLs may carry credentials (`https://user:token@host/`); those never reach a log line. */
