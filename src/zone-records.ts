@@ -1,5 +1,8 @@
 import type { CloudflareClient } from "./cloudflare/client.ts";
 import type { DnsRecord } from "./cloudflare/types.ts";
+import { DynipError, ListingChangedError } from "./errors.ts";
+import { heartbeatName } from "./heartbeat.ts";
+import { log } from "./log.ts";
 
 /**
  * Where each managed domain lives: with CF_ZONE_ID every domain is in that zone; otherwise
@@ -18,16 +21,179 @@ export function domainOf(name: string, domains: readonly string[]): string | und
   return lower.startsWith("_heartbeat-") && domains.includes(parent) ? parent : undefined;
 }
 
+/** One managed domain as read. */
+export interface DomainRead {
+  /** `D` and `_heartbeat-*.D` only (look-alikes and deeper names dropped), each record once. */
+  records: DnsRecord[];
+  /**
+   * Unix seconds on Cloudflare's clock when the read began (the earliest `Date` of its
+   * answers); undefined when an answer had no usable `Date`: then no age can be judged.
+   */
+  serverNow?: number;
+  /** Read in one answer, so a consistent snapshot; a paged read may have missed a moved record. */
+  atomic: boolean;
+}
+
+/** Paged reads that see the records move are repeated this often before the pass gives up. */
+const READ_ATTEMPTS = 3;
+
 /**
  * Reads the managed names of one domain with one list (paged): `D` and `_heartbeat-*.D`.
  * `name.endswith` also returns look-alikes (`xinternal.example.com`) and deeper names;
- * they are dropped here so nothing downstream can ever touch them.
+ * they are dropped here so nothing downstream can ever touch them. A read during which the
+ * records visibly moved between pages is repeated, at most three times in all; then it throws
+ * a DynipError (nothing may be judged from it). Other API errors are thrown as they come.
  */
 export async function readDomain(
   client: CloudflareClient,
   zoneId: string,
   domain: string,
-): Promise<DnsRecord[]> {
-  const records = await client.listRecords(zoneId, { nameEndsWith: domain });
-  return records.filter((r) => domainOf(r.name, [domain]) === domain);
+): Promise<DomainRead> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const list = await client.listRecords(zoneId, { nameEndsWith: domain });
+      return {
+        records: list.records.filter((r) => domainOf(r.name, [domain]) === domain),
+        serverNow: unixSeconds(list.serverDate),
+        atomic: list.pages === 1,
+      };
+    } catch (error) {
+      if (!(error instanceof ListingChangedError)) throw error;
+      if (attempt >= READ_ATTEMPTS) {
+        throw new DynipError(
+          `the records of ${domain} kept changing while being read page by page ` +
+            `(${READ_ATTEMPTS} reads); nothing was judged from them: ${error.detail}`,
+        );
+      }
+      log.info(`${error.message}; reading ${domain} again`);
+    }
+  }
+}
+
+/** The heartbeats at chosen names, each name read in one answer. */
+export interface HeartbeatRead {
+  /** Every TXT record (parsable or not) at `_heartbeat-<ip>.D`, by canonical address. */
+  byIp: Map<string, DnsRecord[]>;
+  /** Addresses whose heartbeat name no single answer could hold: nothing may be judged there. */
+  unread: string[];
+  /** Earliest `Date` of the answers, unix seconds; undefined when an answer had none. */
+  serverNow?: number;
+  /** Requests it took. */
+  requests: number;
+}
+
+/** Requests of a heartbeat read in flight at once. */
+const CONCURRENT_READS = 4;
+
+/**
+ * Reads the heartbeats of `ips` at `domain` so that every name judged comes from one complete
+ * answer, a consistent snapshot, which offset paging cannot give (records deleted on an earlier
+ * page shift later ones past the page boundary unseen). Names are grouped under common
+ * prefixes (`name.startswith`): a group the earlier read `known` counts above half a page is
+ * split by the next character first, and a group whose answer still does not fit one page is
+ * split again. A single name that does not fit one page is reported `unread`. Answers are
+ * asked four at a time. Throws what the client throws.
+ */
+export async function readHeartbeats(
+  client: CloudflareClient,
+  zoneId: string,
+  domain: string,
+  ips: readonly string[],
+  known: readonly DnsRecord[],
+): Promise<HeartbeatRead> {
+  const byName = new Map(ips.map((ip) => [heartbeatName(ip, domain).toLowerCase(), ip]));
+  const counts = sortedNames(known.filter((r) => r.type === "TXT"));
+  const budget = Math.floor(client.pageSize / 2);
+  const read: HeartbeatRead = { byIp: new Map(ips.map((ip) => [ip, []])), unread: [], requests: 0 };
+  let dated = true;
+  let pending = splitUntil([...byName.keys()].sort(), (prefix) => counts(prefix) <= budget);
+  while (pending.length > 0) {
+    const wave = pending.slice(0, CONCURRENT_READS);
+    pending = pending.slice(CONCURRENT_READS);
+    const answers = await Promise.all(
+      wave.map((group) =>
+        client.listPage(zoneId, {
+          type: "TXT",
+          nameStartsWith: group.prefix,
+          nameEndsWith: `.${domain}`,
+        }),
+      ),
+    );
+    answers.forEach((answer, i) => {
+      const group = wave[i] as Group;
+      read.requests++;
+      dated &&= answer.serverDate !== undefined;
+      const seconds = unixSeconds(answer.serverDate);
+      if (seconds !== undefined) read.serverNow = Math.min(read.serverNow ?? seconds, seconds);
+      if (!answer.complete) {
+        if (group.names.length > 1) pending.push(...split(group));
+        else read.unread.push(byName.get(group.prefix) as string);
+        return;
+      }
+      // Sibling groups differ at the character they were split on, so no other group's name
+      // can come back under this prefix: every wanted name in the answer is this group's.
+      for (const record of answer.records) {
+        const ip = byName.get(record.name.toLowerCase());
+        if (ip !== undefined && record.type === "TXT") read.byIp.get(ip)?.push(record);
+      }
+    });
+  }
+  for (const ip of read.unread) read.byIp.delete(ip);
+  if (!dated) delete read.serverNow;
+  return read;
+}
+
+/** Sorted, distinct, lower-case names that share `prefix`, the longest prefix they share. */
+interface Group {
+  prefix: string;
+  names: string[];
+}
+
+/** Splits sorted `names` into groups until `small(prefix)` holds or a group is one name. */
+function splitUntil(names: string[], small: (prefix: string) => boolean): Group[] {
+  if (names.length === 0) return [];
+  const done: Group[] = [];
+  const todo: Group[] = [group(names)];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    if (next.names.length === 1 || small(next.prefix)) done.push(next);
+    else todo.push(...split(next));
+  }
+  return done;
+}
+
+/** The groups of the names by the character after their common prefix (a name equal to it alone). */
+function split({ prefix, names }: Group): Group[] {
+  const parts = new Map<string, string[]>();
+  for (const name of names) {
+    const key = name.charAt(prefix.length);
+    parts.set(key, [...(parts.get(key) ?? []), name]);
+  }
+  return [...parts.values()].map(group);
+}
+
+function group(names: string[]): Group {
+  const first = names[0] ?? "";
+  const last = names.at(-1) ?? "";
+  let length = 0;
+  while (length < first.length && first[length] === last[length]) length++;
+  return { prefix: first.slice(0, length), names };
+}
+
+/** How many of `records` have a lower-case name starting with a prefix: two binary searches. */
+function sortedNames(records: readonly DnsRecord[]): (prefix: string) => number {
+  const names = records.map((r) => r.name.toLowerCase()).sort();
+  const firstAtLeast = (key: string) => {
+    let [low, high] = [0, names.length];
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((names[mid] as string) < key) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  };
+  return (prefix) => firstAtLeast(`${prefix}\uffff`) - firstAtLeast(prefix);
+}
+
+function unixSeconds(date: Date | undefined): number | undefined {
+  return date === undefined ? undefined : Math.floor(date.getTime() / 1000);
 }
