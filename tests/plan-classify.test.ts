@@ -222,11 +222,18 @@ describe("classify: several records for one address", () => {
     expect(entry?.toDelete.map((r) => r.id)).toEqual(doomed.map((i) => records[i]?.id ?? "?"));
   });
 
-  test("a stale address takes every heartbeat TXT at its name with it, unparsable ones too", () => {
+  test("a stale address takes its parsable heartbeats with it, never a TXT that is no heartbeat", () => {
     const records = [address(ip), heartbeat(ip, 5000), heartbeat(ip, 1000), garbage(ip)];
     const [entry] = run(records);
     expect(entry).toMatchObject({ state: "stale", delete: true, ageSeconds: 1000 });
-    expect(entry?.toDelete.map((r) => r.id)).toEqual(records.map((r) => r.id));
+    expect(entry?.toDelete.map((r) => r.id)).toEqual(records.slice(0, 3).map((r) => r.id));
+  });
+
+  test("an address without heartbeat past grace goes alone; the unparsable TXT beside it stays", () => {
+    const records = [address(ip, 1300), garbage(ip)];
+    const [entry] = run(records);
+    expect(entry).toMatchObject({ state: "missing", delete: true });
+    expect(entry?.toDelete.map((r) => r.id)).toEqual([records[0]?.id ?? "?"]);
   });
 
   test("the youngest of duplicate addresses decides the grace period", () => {

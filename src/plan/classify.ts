@@ -38,9 +38,11 @@ export interface Entry {
   /** Cleanup deletes something here: exactly the records in `toDelete`. */
   delete: boolean;
   /**
-   * Past the threshold (stale, missing past grace, old orphan): every address and heartbeat,
-   * addresses first. Otherwise only the parsable heartbeats older than the threshold, left
-   * by hosts that shared the address and died, so that dead sharers do not pile up.
+   * Past the threshold (stale, missing past grace, old orphan): every address and every
+   * parsable heartbeat, addresses first. Otherwise only the parsable heartbeats older than the
+   * threshold, left by hosts that shared the address and died, so that dead sharers do not pile
+   * up. A TXT at the heartbeat name that does not parse as a heartbeat is never in it: dynip
+   * always writes parsable content, so such a record is someone else's.
    */
   toDelete: DnsRecord[];
   /** |content timestamp - modified_on| of the deciding heartbeat, when above 60 s. */
@@ -186,7 +188,10 @@ function judgeHeartbeat(found: Found, beats: Beat[], latest: Beat, threshold: nu
     ...(unparsable > 0 ? [`${unparsable} unparsable heartbeat(s) at this name`] : []),
   ];
   const subject = orphan ? "heartbeat without address" : "heartbeat";
-  const toDelete = old ? [...found.addresses, ...found.heartbeats] : expired.map((b) => b.record);
+  const readable = new Set(beats.map((b) => b.record));
+  const toDelete = old
+    ? [...found.addresses, ...found.heartbeats.filter((r) => readable.has(r))]
+    : expired.map((b) => b.record);
   return {
     ...found,
     owner: latest.heartbeat.instanceId,
@@ -230,7 +235,7 @@ function judgeMissing(found: Found, input: ClassifyInput): Entry {
     age === undefined
       ? `${what}, address creation time unreadable: kept`
       : `${what}, address ${age} s old (${old ? "threshold" : "grace period"} ${threshold} s)`;
-  const toDelete = old ? [...found.addresses, ...found.heartbeats] : [];
+  const toDelete = old ? [...found.addresses] : [];
   return { ...found, owners: [], ageSeconds: age, state: "missing", delete: old, toDelete, reason };
 }
 
@@ -243,4 +248,37 @@ function youngest(ages: (number | undefined)[]): number | undefined {
 function seconds(timestamp: string): number | undefined {
   const ms = Date.parse(timestamp);
   return Number.isFinite(ms) ? Math.floor(ms / 1000) : undefined;
+}
+
+/** The domains of one read, as `instanceTimestamps` needs them. */
+export interface ClassifiedDomain {
+  entries: Entry[];
+  /** Unix seconds the entries were judged at. */
+  serverNow: number;
+}
+
+/**
+ * Instances whose fresh heartbeats carry more than one timestamp, with those timestamps in
+ * ascending order. One host writes all its heartbeats in one pass with one timestamp, so two
+ * timestamps mean two hosts share the INSTANCE_ID, or one host keeps some heartbeats unrefreshed
+ * because a detection source is failing (its pass then exits 1). Across all the domains given;
+ * only heartbeats no older than the threshold count. Pure; never throws.
+ */
+export function splitInstances(
+  domains: readonly ClassifiedDomain[],
+  thresholdSeconds: number,
+): Map<string, number[]> {
+  const stamps = new Map<string, Set<number>>();
+  for (const { entries, serverNow } of domains) {
+    for (const beat of entries.flatMap((e) => parsable(e.heartbeats, serverNow))) {
+      if (beat.age > thresholdSeconds) continue;
+      const id = beat.heartbeat.instanceId;
+      stamps.set(id, (stamps.get(id) ?? new Set()).add(beat.heartbeat.timestamp));
+    }
+  }
+  return new Map(
+    [...stamps]
+      .filter(([, set]) => set.size > 1)
+      .map(([id, set]) => [id, [...set].sort((a, b) => a - b)]),
+  );
 }
