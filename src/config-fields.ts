@@ -3,7 +3,7 @@
  * of one variable and yields its typed value. Messages never repeat the variable name;
  * config.ts prefixes it from the issue path.
  */
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats, statSync } from "node:fs";
 import { domainToASCII } from "node:url";
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
@@ -45,6 +45,16 @@ export function integer(expected: string, accept: (n: number) => boolean) {
 }
 
 export const range = (min: number, max: number) => (n: number) => n >= min && n <= max;
+
+/** A share from 0 to 1 as a plain decimal (`0.5`, `.25`, `1`); no exponents or percent signs. */
+export const ratio = v.pipe(
+  v.string(),
+  v.regex(
+    /^(?:0|1|0?\.\d{1,6}|1\.0{1,6})$/,
+    (issue) => `must be a decimal from 0 to 1 such as 0.5, got ${quote(issue.input)}`,
+  ),
+  v.transform(Number),
+);
 
 const BOOLEANS: Record<string, boolean> = {
   true: true,
@@ -232,17 +242,22 @@ export const token = parsed((text, addIssue) => {
   return text;
 });
 
+/** Far above any API token (Cloudflare's are 40 characters); a bigger file is not a token file. */
+export const MAX_TOKEN_FILE_BYTES = 4096;
+
 /**
  * Reads CF_API_TOKEN_FILE: the token, trimmed (files usually end in a newline), and a
  * warning when others may read the file. The warning is logged by the command once the
- * logger has its configured level and format.
+ * logger has its configured level and format. Only a regular file of at most 4 KiB is read:
+ * `/dev/zero` or a FIFO would hang or fill memory. It is opened without blocking and checked
+ * on the open descriptor, so nothing can be swapped in between the check and the read.
  */
 export const tokenFile = parsed((path, addIssue): { secret: string; warning?: string } => {
   let content: string;
   try {
-    content = readFileSync(path, "utf8");
+    content = readSmallRegularFile(path, MAX_TOKEN_FILE_BYTES);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     addIssue({ message: `cannot read ${quote(path)} (${code})` });
     return { secret: "" };
   }
@@ -252,6 +267,31 @@ export const tokenFile = parsed((path, addIssue): { secret: string; warning?: st
   else if (!TOKEN.test(secret)) addIssue({ message: `the token in ${quote(path)} ${TOKEN_RULE}` });
   return { secret, warning: sharedFileWarning(path) };
 });
+
+/** The whole file as UTF-8; throws an Error saying why when it is not a regular file of at most `limit` bytes. */
+function readSmallRegularFile(path: string, limit: number): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw Object.assign(new Error("a directory"), { code: "EISDIR" });
+    if (!stat.isFile()) throw new Error(`${fileKind(stat)}, not a regular file`);
+    if (stat.size > limit) throw new Error(`${stat.size} bytes, more than a token file's ${limit}`);
+    const buffer = Buffer.alloc(limit + 1);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    if (length > limit) throw new Error(`more than a token file's ${limit} bytes`);
+    return buffer.subarray(0, length).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fileKind(stat: Stats): string {
+  if (stat.isFIFO()) return "a FIFO";
+  if (stat.isCharacterDevice()) return "a character device";
+  if (stat.isBlockDevice()) return "a block device";
+  if (stat.isSocket()) return "a socket";
+  return "not a file";
+}
 
 function sharedFileWarning(path: string): string | undefined {
   // Windows has no Unix permission bits; its mode is synthesised and always looks shared.

@@ -35,6 +35,8 @@ export type EnvName =
   | "DEREGISTER_ON_STOP"
   | "CLEANUP_INTERVAL_SECONDS"
   | "STALE_THRESHOLD_SECONDS"
+  | "CLEANUP_MAX_DELETE_RATIO"
+  | "CLEANUP_BRAKE_HOLD_SECONDS"
   | "HEALTH_PORT"
   | "LOG_LEVEL"
   | "LOG_FORMAT";
@@ -54,6 +56,7 @@ const DEFAULTS = {
   DEREGISTER_ON_STOP: "false",
   CLEANUP_INTERVAL_SECONDS: "300",
   STALE_THRESHOLD_SECONDS: "900",
+  CLEANUP_MAX_DELETE_RATIO: "0.5",
   LOG_LEVEL: "info",
   LOG_FORMAT: "pretty",
 } as const satisfies Partial<Record<EnvName, string>>;
@@ -85,6 +88,10 @@ const DESCRIPTIONS: Record<EnvName, string> = {
   DEREGISTER_ON_STOP: "Long-lived update deletes this host's records on SIGTERM (true/false)",
   CLEANUP_INTERVAL_SECONDS: "Seconds between cleanup cycles, 1-86400",
   STALE_THRESHOLD_SECONDS: "Heartbeat age after which cleanup deletes an address, 60-2592000",
+  CLEANUP_MAX_DELETE_RATIO:
+    "Share of a domain's addresses (0-1) above which one cleanup cycle holds its deletions (the brake)",
+  CLEANUP_BRAKE_HOLD_SECONDS:
+    "While the brake holds, addresses go only once stale for longer than this (default: 4 x STALE_THRESHOLD_SECONDS)",
   HEALTH_PORT: "Port (1-65535) for cleanup's /healthz and /metrics; unset: no server",
   LOG_LEVEL: "silent, error, warn, info or debug",
   LOG_FORMAT: "pretty or json",
@@ -141,6 +148,8 @@ const Fields = v.object({
   DEREGISTER_ON_STOP: v.optional(field.boolean, DEFAULTS.DEREGISTER_ON_STOP),
   CLEANUP_INTERVAL_SECONDS: v.optional(seconds(1, 86400), DEFAULTS.CLEANUP_INTERVAL_SECONDS),
   STALE_THRESHOLD_SECONDS: v.optional(seconds(60, 2592000), DEFAULTS.STALE_THRESHOLD_SECONDS),
+  CLEANUP_MAX_DELETE_RATIO: v.optional(field.ratio, DEFAULTS.CLEANUP_MAX_DELETE_RATIO),
+  CLEANUP_BRAKE_HOLD_SECONDS: v.optional(seconds(60, 31536000)),
   HEALTH_PORT: v.optional(field.integer("a port from 1 to 65535", field.range(1, 65535))),
   LOG_LEVEL: v.optional(
     field.choice<LogLevelName>(["silent", "error", "warn", "info", "debug"]),
@@ -202,6 +211,14 @@ const ConfigSchema = v.pipe(
     (issue) => duplicateDomain(issue.input) ?? "",
   ),
   v.partialCheck(
+    [["CLEANUP_BRAKE_HOLD_SECONDS"], ["STALE_THRESHOLD_SECONDS"]],
+    (input) =>
+      input.CLEANUP_BRAKE_HOLD_SECONDS === undefined ||
+      input.CLEANUP_BRAKE_HOLD_SECONDS >= input.STALE_THRESHOLD_SECONDS,
+    (issue) =>
+      `CLEANUP_BRAKE_HOLD_SECONDS: must be at least STALE_THRESHOLD_SECONDS (${(issue.input as Checked).STALE_THRESHOLD_SECONDS}): the hold is how much longer than the threshold braked deletions wait`,
+  ),
+  v.partialCheck(
     DOMAIN_PATHS,
     (input) => DOMAIN_VARIABLES.some((name) => input[name] !== undefined),
     `no managed domain: set at least one of ${DOMAIN_VARIABLES.join(", ")}`,
@@ -243,6 +260,10 @@ export interface Config {
   deregisterOnStop: boolean;
   cleanupIntervalSeconds: number;
   staleThresholdSeconds: number;
+  /** 0-1: more of a domain's addresses deleted at once engages the brake. */
+  maxDeleteRatio: number;
+  /** While braked, only addresses stale for longer than this go; at least the threshold. */
+  brakeHoldSeconds: number;
   /** Set: cleanup serves /healthz and /metrics on this port. */
   healthPort?: number;
   logLevel: LogLevelName;
@@ -284,6 +305,8 @@ function toConfig(input: Checked): Config {
     deregisterOnStop: input.DEREGISTER_ON_STOP,
     cleanupIntervalSeconds: input.CLEANUP_INTERVAL_SECONDS,
     staleThresholdSeconds: input.STALE_THRESHOLD_SECONDS,
+    maxDeleteRatio: input.CLEANUP_MAX_DELETE_RATIO,
+    brakeHoldSeconds: input.CLEANUP_BRAKE_HOLD_SECONDS ?? 4 * input.STALE_THRESHOLD_SECONDS,
     healthPort: input.HEALTH_PORT,
     logLevel: input.LOG_LEVEL,
     logFormat: input.LOG_FORMAT,
@@ -305,16 +328,22 @@ function given(value: string | undefined): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
-/** Flags beat the environment. */
-function rawInput(options: LoadOptions): RawConfig {
+/** Longer values are refused unread: every input has a bound, and no setting needs more. */
+export const MAX_VALUE_LENGTH = 8192;
+
+/** Flags beat the environment. Over-long values are left out and named in `tooLong`. */
+function rawInput(options: LoadOptions): { raw: RawConfig; tooLong: string[] } {
   const overrides = options.overrides ?? {};
   const raw: Partial<Record<EnvName, string>> = {};
+  const tooLong: string[] = [];
   for (const { name } of CONFIG_VARIABLES) {
     const value = given(overrides[name]) ?? given(options.env[name]);
-    if (value !== undefined) raw[name] = value;
+    if (value !== undefined && value.length > MAX_VALUE_LENGTH) {
+      tooLong.push(`${name}: longer than ${MAX_VALUE_LENGTH} characters (value not shown)`);
+    } else if (value !== undefined) raw[name] = value;
   }
   raw.INSTANCE_ID ??= (options.hostname ?? osHostname)().trim();
-  return raw as RawConfig;
+  return { raw: raw as RawConfig, tooLong };
 }
 
 function describe(issue: v.BaseIssue<unknown>, hostnameDefault: boolean): string {
@@ -332,10 +361,15 @@ export function loadConfig(options: LoadOptions): Config {
   const hostnameDefault =
     given(options.overrides?.INSTANCE_ID) === undefined &&
     given(options.env.INSTANCE_ID) === undefined;
-  const result = v.safeParse(ConfigSchema, rawInput(options));
-  if (result.success) return result.output;
+  const { raw, tooLong } = rawInput(options);
+  const result = v.safeParse(ConfigSchema, raw);
+  if (result.success && tooLong.length === 0) return result.output;
   // Redaction guards against a token pasted into another variable and quoted back.
-  throw new ConfigError(result.issues.map((issue) => redact(describe(issue, hostnameDefault))));
+  const issues = result.success ? [] : result.issues;
+  throw new ConfigError([
+    ...tooLong,
+    ...issues.map((issue) => redact(describe(issue, hostnameDefault))),
+  ]);
 }
 
 /** The managed domains that are set, in the order INTERNAL, EXTERNAL, IPV6, COMBINED. */

@@ -33,6 +33,12 @@ function problemsOf(env: LoadOptions["env"], rest: Omit<LoadOptions, "env"> = {}
 const dir = mkdtempSync(join(tmpdir(), "dynip-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+function fifo(): string {
+  const path = join(dir, "fifo");
+  Bun.spawnSync(["mkfifo", path]);
+  return path;
+}
+
 function tokenFile(name: string, content: string, mode = 0o600): string {
   const path = join(dir, name);
   writeFileSync(path, content);
@@ -65,6 +71,8 @@ describe("defaults", () => {
         deregisterOnStop: false,
         cleanupIntervalSeconds: 300,
         staleThresholdSeconds: 900,
+        maxDeleteRatio: 0.5,
+        brakeHoldSeconds: 3600,
         logLevel: "info",
         logFormat: "pretty",
         warnings: [],
@@ -126,10 +134,48 @@ const BAD: Record<EnvName, string> = {
   DEREGISTER_ON_STOP: "2",
   CLEANUP_INTERVAL_SECONDS: "0",
   STALE_THRESHOLD_SECONDS: "59",
+  CLEANUP_MAX_DELETE_RATIO: "1.5",
+  CLEANUP_BRAKE_HOLD_SECONDS: "30",
   HEALTH_PORT: "65536",
   LOG_LEVEL: "verbose",
   LOG_FORMAT: "xml",
 };
+
+describe("bounds", () => {
+  test("a value longer than 8192 characters is refused without being shown or parsed", () => {
+    const problems = problemsOf({ ...DOMAIN, INTERNAL_CIDRS: `10.0.0.0/8,${"1".repeat(9000)}` });
+    expect(problems).toEqual(["INTERNAL_CIDRS: longer than 8192 characters (value not shown)"]);
+  });
+
+  test.each([
+    ["0", 0],
+    ["1", 1],
+    [".25", 0.25],
+    ["0.333", 0.333],
+    ["1.0", 1],
+  ])("CLEANUP_MAX_DELETE_RATIO=%p is %p", (text, value) => {
+    expect(load({ ...DOMAIN, CLEANUP_MAX_DELETE_RATIO: text }).maxDeleteRatio).toBe(value);
+  });
+
+  test.each(["1.5", "-0.1", "50%", "1e-1", "0.1234567", "half"])(
+    "CLEANUP_MAX_DELETE_RATIO=%p is refused",
+    (text) => {
+      expect(problemsOf({ ...DOMAIN, CLEANUP_MAX_DELETE_RATIO: text })).toEqual([
+        expect.stringMatching(/^CLEANUP_MAX_DELETE_RATIO: must be a decimal from 0 to 1/),
+      ]);
+    },
+  );
+
+  test("the brake's hold defaults to 4 x the threshold and may not be shorter than it", () => {
+    expect(load({ ...DOMAIN, STALE_THRESHOLD_SECONDS: "600" }).brakeHoldSeconds).toBe(2400);
+    expect(load({ ...DOMAIN, CLEANUP_BRAKE_HOLD_SECONDS: "900" }).brakeHoldSeconds).toBe(900);
+    expect(problemsOf({ ...DOMAIN, CLEANUP_BRAKE_HOLD_SECONDS: "899" })).toEqual([
+      expect.stringMatching(
+        /^CLEANUP_BRAKE_HOLD_SECONDS: must be at least STALE_THRESHOLD_SECONDS \(900\)/,
+      ),
+    ]);
+  });
+});
 
 describe("bad values", () => {
   test("the table covers every documented variable", () => {
@@ -549,6 +595,26 @@ describe("token", () => {
     expect(problemsOf({ ...DOMAIN, CF_API_TOKEN_FILE: path })).toEqual([
       expect.stringMatching(pattern),
     ]);
+  });
+
+  test.each([
+    [
+      "/dev/zero, which never ends",
+      "/dev/zero",
+      /cannot read "\/dev\/zero" \(a character device, not a regular file\)/,
+    ],
+    ["a FIFO, which would block", fifo(), /cannot read ".*fifo" \(a FIFO, not a regular file\)/],
+    [
+      "a file over 4 KiB",
+      tokenFile("big", "x".repeat(5000)),
+      /\(5000 bytes, more than a token file's 4096\)/,
+    ],
+  ])("%s is refused at once, unread", (_, path, pattern) => {
+    const started = performance.now();
+    expect(problemsOf({ ...DOMAIN, CF_API_TOKEN_FILE: path })).toEqual([
+      expect.stringMatching(pattern),
+    ]);
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   test("both set is an error, even when the file is missing", () => {
