@@ -1,11 +1,15 @@
 import type { CloudflareClient } from "./cloudflare/client.ts";
-import type { DnsRecord } from "./cloudflare/types.ts";
+import type { BatchResult, DnsRecord } from "./cloudflare/types.ts";
 import { CloudflareApiError } from "./errors.ts";
 import { log } from "./log.ts";
-import { type Operation, toBatch } from "./plan/types.ts";
+import { inBatchOrder, type Operation, toBatch } from "./plan/types.ts";
 
-/** Error codes meaning another writer got there first: re-read and re-plan (SPEC §3.5, §4). */
-const RACE_CODES = [81058, 81044] as const;
+/**
+ * Error codes meaning another writer got there first: re-read and re-plan (SPEC §3.5, §4).
+ * 81058 "An identical record already exists", 81057 "Record already exists" (answered by the
+ * live API in some of the same races), 81044 "Record does not exist".
+ */
+const RACE_CODES = [81058, 81057, 81044] as const;
 
 export function isRace(error: unknown): boolean {
   return error instanceof CloudflareApiError && RACE_CODES.some((code) => error.hasCode(code));
@@ -35,8 +39,19 @@ export interface Applied {
   deleted: string[];
 }
 
+/**
+ * Told about operations as they land, before the rest of the plan is tried, with the records
+ * they wrote (created or patched, as Cloudflare answered them).
+ */
+export type OnApplied = (ops: Operation[], written: DnsRecord[]) => void;
+
 export interface Applier {
-  apply(zoneId: string, ops: Operation[]): Promise<Applied>;
+  /**
+   * Applies `ops` to one zone. `onApplied` hears every operation that landed, chunk by chunk
+   * (or one by one after a fallback), also when a later chunk then fails and `apply` throws:
+   * what happened is never lost with the error. Throws the client's errors.
+   */
+  apply(zoneId: string, ops: Operation[], onApplied?: OnApplied): Promise<Applied>;
 }
 
 /**
@@ -47,27 +62,39 @@ export interface Applier {
 export function createApplier(client: CloudflareClient): Applier {
   let batchRefused = false;
 
-  async function single(zoneId: string, ops: Operation[]): Promise<Applied> {
+  async function single(zoneId: string, ops: Operation[], onApplied?: OnApplied): Promise<Applied> {
     const applied: Applied = { written: [], deleted: [] };
     for (const op of ops) {
-      if (op.kind === "create") applied.written.push(await client.createRecord(zoneId, op.record));
-      if (op.kind === "patch") {
-        applied.written.push(await client.patchRecord(zoneId, op.id, op.record));
-      }
+      const written: DnsRecord[] = [];
+      if (op.kind === "create") written.push(await client.createRecord(zoneId, op.record));
+      if (op.kind === "patch") written.push(await client.patchRecord(zoneId, op.id, op.record));
       if (op.kind === "delete") {
         await client.deleteRecord(zoneId, op.id);
         applied.deleted.push(op.id);
       }
+      applied.written.push(...written);
+      onApplied?.([op], written);
     }
     return applied;
   }
 
   return {
-    async apply(zoneId, ops) {
+    async apply(zoneId, ops, onApplied) {
       if (ops.length === 0) return { written: [], deleted: [] };
-      if (batchRefused) return single(zoneId, ops);
+      if (batchRefused) return single(zoneId, ops, onApplied);
+      // The batch runs deletes, patches, then creates: report in that order.
+      const ordered = inBatchOrder(ops);
+      let reported = 0;
+      const progress = (done: number, chunk: BatchResult) => {
+        onApplied?.(ordered.slice(reported, done), [
+          ...chunk.patches,
+          ...chunk.puts,
+          ...chunk.posts,
+        ]);
+        reported = done;
+      };
       try {
-        const result = await client.batch(zoneId, toBatch(ops));
+        const result = await client.batch(zoneId, toBatch(ordered), progress);
         return {
           written: [...result.patches, ...result.puts, ...result.posts],
           deleted: result.deletes.map((r) => r.id),
@@ -78,7 +105,7 @@ export function createApplier(client: CloudflareClient): Applier {
           `the batch endpoint was refused (${(error as Error).message}); using one request per record`,
         );
         batchRefused = true;
-        return single(zoneId, ops);
+        return single(zoneId, ops, onApplied);
       }
     },
   };

@@ -1,13 +1,14 @@
 import { createApplier, isRace } from "./apply.ts";
-import type { CloudflareClient } from "./cloudflare/client.ts";
+import type { CloudflareClient, RequestInfo } from "./cloudflare/client.ts";
 import type { DnsRecord } from "./cloudflare/types.ts";
 import { DynipError } from "./errors.ts";
 import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import { applyBrake, removesAddress } from "./plan/brake.ts";
 import { classify, confirmDeletions, type Entry } from "./plan/classify.ts";
 import { planCleanup } from "./plan/cleanup.ts";
 import { describeOperation, type Operation } from "./plan/types.ts";
-import { createZoneResolver, domainOf, readDomain } from "./zone-records.ts";
+import { createZoneResolver, readDomain, readHeartbeats } from "./zone-records.ts";
 
 /** A replica that keeps losing races gives up the cycle after this many fresh reads. */
 const MAX_ATTEMPTS = 3;
@@ -15,8 +16,13 @@ const MAX_ATTEMPTS = 3;
 export interface DomainView {
   domain: string;
   zoneId: string;
-  /** Unix seconds on Cloudflare's clock when the domain was read. */
+  /**
+   * Unix seconds when the domain was read: Cloudflare's clock (the earliest `Date` of the
+   * listing), or this host's clock when `clock` is "local" because no usable `Date` came.
+   */
   serverNow: number;
+  /** Whose clock `serverNow` is. Cleanup judges nothing on the local clock. */
+  clock: "cloudflare" | "local";
   records: DnsRecord[];
   entries: Entry[];
 }
@@ -28,10 +34,14 @@ export interface ReaderOptions {
   thresholdSeconds: number;
 }
 
-function serverSeconds(client: CloudflareClient): number {
-  const date = client.lastServerDate();
-  // Every answer carries Date; without one, the local clock is the only clock left.
-  return Math.floor((date?.getTime() ?? Date.now()) / 1000);
+/** What the confirming read of a domain's deletion candidates allows. */
+export interface Confirmation {
+  /** Candidates still deletable on the fresh read, with fresh ages; only records deletable both times. */
+  entries: Entry[];
+  /** Candidate addresses left alone because their heartbeat name did not fit one answer. */
+  unread: string[];
+  /** False when an answer of the re-read had no usable `Date`: then `entries` is empty. */
+  dated: boolean;
 }
 
 /**
@@ -44,97 +54,210 @@ export function createReader(options: ReaderOptions) {
 
   async function readOne(domain: string): Promise<DomainView> {
     const zoneId = await zoneOf(domain);
-    const records = await readDomain(client, zoneId, domain);
-    const serverNow = serverSeconds(client);
+    const { records, serverNow } = await readDomain(client, zoneId, domain);
+    const clock = serverNow === undefined ? "local" : "cloudflare";
+    const now = serverNow ?? Math.floor(Date.now() / 1000);
     return {
       domain,
       zoneId,
-      serverNow,
+      serverNow: now,
+      clock,
       records,
-      entries: classify({ domain, records, serverNow, thresholdSeconds }),
+      entries: classify({ domain, records, serverNow: now, thresholdSeconds }),
     };
   }
 
   /**
-   * Re-reads only the heartbeats of a domain (one list) and reclassifies them beside the
-   * address records already read: a heartbeat refreshed since the first read saves its address.
+   * Reads the heartbeats of the candidates again, right before deleting, each heartbeat name
+   * from one complete answer (src/zone-records.ts: offset paging cannot shift a record out of a
+   * single answer), and judges the candidates again beside the address records already read: a
+   * heartbeat refreshed or written since the first read saves its address.
    */
-  async function rereadHeartbeats(view: DomainView): Promise<Entry[]> {
-    const fresh = await client.listRecords(view.zoneId, {
-      type: "TXT",
-      nameStartsWith: "_heartbeat-",
-      nameEndsWith: `.${view.domain}`,
-    });
-    const heartbeats = fresh.filter((r) => domainOf(r.name, [view.domain]) === view.domain);
-    const addresses = view.records.filter((r) => r.type !== "TXT");
-    const serverNow = serverSeconds(client);
-    return classify({
+  async function confirm(view: DomainView, candidates: Entry[]): Promise<Confirmation> {
+    const ips = candidates.map((e) => e.ip);
+    const read = await readHeartbeats(client, view.zoneId, view.domain, ips, view.records);
+    if (read.serverNow === undefined) return { entries: [], unread: read.unread, dated: false };
+    const records = candidates.flatMap((e) =>
+      read.byIp.has(e.ip) ? [...e.addresses, ...(read.byIp.get(e.ip) ?? [])] : [],
+    );
+    const after = classify({
       domain: view.domain,
-      records: [...addresses, ...heartbeats],
-      serverNow,
+      records,
+      serverNow: read.serverNow,
       thresholdSeconds,
     });
+    return { entries: confirmDeletions(candidates, after), unread: read.unread, dated: true };
   }
 
   return {
     readAll: () => Promise.all(options.domains.map(readOne)),
-    rereadHeartbeats,
+    confirm,
   };
 }
 
 export interface CleanerDeps extends ReaderOptions {
   metrics?: Metrics;
   dryRun: boolean;
+  /** `--force`: deletions the brake would hold go anyway. */
+  force: boolean;
+  /** CLEANUP_MAX_DELETE_RATIO */
+  maxDeleteRatio: number;
+  /** CLEANUP_BRAKE_HOLD_SECONDS */
+  holdSeconds: number;
+  /** Seconds since cleanup's client last saw a 429, a 5xx or no answer; undefined if never. */
+  troubleAgoSeconds: () => number | undefined;
   print: (line: string) => void;
 }
 
+/** Deletions of one domain the brake held back this cycle. */
+export interface Held {
+  domain: string;
+  /** The addresses kept, in classifier order. */
+  addresses: string[];
+  /** Records those deletions would have removed (addresses and their heartbeats). */
+  records: number;
+  reason: string;
+}
+
 export interface CycleResult {
+  /** Records deleted, over every attempt of the cycle. */
   deleted: number;
-  /** What a dry run would delete, or what was deleted. */
+  /** What a dry run would delete, or what the last attempt deleted. */
   operations: Operation[];
+  /** Per domain where the brake held deletions back. */
+  held: Held[];
+  /**
+   * Why part of the cycle judged nothing (no usable clock, a name too big to read in one
+   * answer): the records there were kept, and the cycle did not fully succeed.
+   */
+  problems: string[];
+}
+
+interface DomainPlan {
+  view: DomainView;
+  operations: Operation[];
+  held?: Held;
+  problems: string[];
+}
+
+/** The error of a cycle that fails after part of its deletions landed: the count is kept. */
+export class CleanupFailedError extends DynipError {
+  override name = "CleanupFailedError";
+  constructor(
+    readonly deleted: number,
+    cause: Error,
+  ) {
+    super(
+      deleted > 0 ? `after deleting ${deleted} record(s): ${cause.message}` : cause.message,
+      1,
+      {
+        cause,
+      },
+    );
+  }
 }
 
 export function createCleaner(deps: CleanerDeps) {
   const reader = createReader(deps);
   const applier = createApplier(deps.client);
 
-  /** Candidates confirmed by a second read of their heartbeats, as operations per zone. */
-  async function plan(): Promise<Map<string, Operation[]>> {
-    const views = await reader.readAll();
-    const byZone = new Map<string, Operation[]>();
-    for (const view of views) {
-      const candidates = view.entries.filter((e) => e.delete);
-      if (candidates.length === 0) continue;
-      const confirmed = confirmDeletions(candidates, await reader.rereadHeartbeats(view));
-      const ops = planCleanup(confirmed);
-      if (ops.length > 0) byZone.set(view.zoneId, [...(byZone.get(view.zoneId) ?? []), ...ops]);
+  /** One domain: judged only on Cloudflare's clock, confirmed by a second read, braked. */
+  async function planDomain(view: DomainView): Promise<DomainPlan> {
+    const noClock = `no usable Date header from Cloudflare while reading ${view.domain}: ages cannot be measured on Cloudflare's clock, so nothing there is deleted this cycle`;
+    if (view.clock !== "cloudflare") return { view, operations: [], problems: [noClock] };
+    const candidates = view.entries.filter((e) => e.delete);
+    if (candidates.length === 0) return { view, operations: [], problems: [] };
+    const confirmed = await reader.confirm(view, candidates);
+    const problems = confirmed.dated ? [] : [noClock];
+    if (confirmed.unread.length > 0) {
+      problems.push(
+        `the heartbeat names of ${confirmed.unread.join(", ")} at ${view.domain} hold more records than one answer lists, so they cannot be read as one snapshot: kept`,
+      );
     }
-    return byZone;
+    const decision = applyBrake({
+      entries: view.entries,
+      deletable: confirmed.entries,
+      maxDeleteRatio: deps.maxDeleteRatio,
+      holdSeconds: deps.holdSeconds,
+      thresholdSeconds: deps.thresholdSeconds,
+      troubleAgoSeconds: deps.troubleAgoSeconds(),
+      force: deps.force,
+    });
+    const operations = planCleanup(decision.release);
+    if (decision.reason && decision.held.length === 0 && decision.release.some(removesAddress)) {
+      log.warn(`brake overridden by --force in ${view.domain}: ${decision.reason}`);
+    }
+    if (decision.held.length === 0) return { view, operations, problems };
+    const held: Held = {
+      domain: view.domain,
+      addresses: decision.held.map((e) => e.ip),
+      records: decision.held.reduce((sum, e) => sum + e.toDelete.length, 0),
+      reason: decision.reason ?? "",
+    };
+    return { view, operations, held, problems };
+  }
+
+  async function plan(): Promise<DomainPlan[]> {
+    const views = await reader.readAll();
+    return Promise.all(views.map(planDomain));
+  }
+
+  function reportHeld(plans: DomainPlan[]): Held[] {
+    const held = plans.flatMap((p) => (p.held ? [p.held] : []));
+    for (const p of plans) deps.metrics?.held(p.view.domain, p.held?.records ?? 0);
+    for (const h of held) {
+      const shown = h.addresses.slice(0, 10).join(", ");
+      const more = h.addresses.length > 10 ? ` and ${h.addresses.length - 10} more` : "";
+      log.warn(
+        `brake: holding the deletion of ${h.addresses.length} address(es) in ${h.domain} ` +
+          `(${shown}${more}): ${h.reason}. They go once stale for longer than ` +
+          `CLEANUP_BRAKE_HOLD_SECONDS=${deps.holdSeconds}; \`dynip cleanup --once --force\` ` +
+          "deletes them now",
+      );
+      if (deps.dryRun)
+        deps.print(`would hold ${h.addresses.length} address(es) in ${h.domain}: ${h.reason}`);
+    }
+    return held;
   }
 
   async function cycle(): Promise<CycleResult> {
+    let deleted = 0;
     for (let attempt = 1; ; attempt++) {
-      const byZone = await plan();
-      const operations = [...byZone.values()].flat();
+      const plans = await plan();
+      const held = reportHeld(plans);
+      const problems = plans.flatMap((p) => p.problems);
+      for (const problem of problems) log.warn(problem);
+      const operations = plans.flatMap((p) => p.operations);
       if (deps.dryRun) {
         for (const op of operations) deps.print(`would ${describeOperation(op)}`);
         if (operations.length === 0) deps.print("nothing to delete");
-        return { deleted: 0, operations };
+        return { deleted: 0, operations, held, problems };
+      }
+      const byZone = new Map<string, Operation[]>();
+      for (const p of plans) {
+        if (p.operations.length === 0) continue;
+        byZone.set(p.view.zoneId, [...(byZone.get(p.view.zoneId) ?? []), ...p.operations]);
       }
       try {
         for (const [zoneId, ops] of byZone) {
-          await applier.apply(zoneId, ops);
-          for (const op of ops) {
-            log.info(describeOperation(op));
-            deps.metrics?.deleted(1, op.record.type as "A" | "AAAA" | "TXT");
-          }
+          // Logged and counted as each chunk lands, so a later failure cannot hide them.
+          await applier.apply(zoneId, ops, (landed) => {
+            for (const op of landed) {
+              log.info(describeOperation(op));
+              deps.metrics?.deleted(1, op.record.type as "A" | "AAAA" | "TXT");
+            }
+            deleted += landed.length;
+          });
         }
-        return { deleted: operations.length, operations };
+        return { deleted, operations, held, problems };
       } catch (error) {
-        if (!isRace(error)) throw error;
+        if (!isRace(error)) throw new CleanupFailedError(deleted, error as Error);
         if (attempt >= MAX_ATTEMPTS) {
-          throw new DynipError(
-            `records kept changing under this cycle; gave up after ${MAX_ATTEMPTS} attempts: ${(error as Error).message}`,
+          throw new CleanupFailedError(
+            deleted,
+            new DynipError(
+              `records kept changing under this cycle; gave up after ${MAX_ATTEMPTS} attempts: ${(error as Error).message}`,
+            ),
           );
         }
         // Another replica (or a refreshing host) got there first: start again from a fresh read.
@@ -144,4 +267,30 @@ export function createCleaner(deps: CleanerDeps) {
   }
 
   return { cycle };
+}
+
+/** A budget with this share or less left counts as rate limiting: the hosts share it. */
+const LOW_BUDGET = 0.1;
+
+/**
+ * Remembers when cleanup's own API requests last ran into trouble: a 429, a 5xx, no answer at
+ * all (timeouts, resets), or an answer saying the token's request budget is nearly spent
+ * (`Ratelimit` headers: at most 10 % left). Hosts share the API and usually the token: when
+ * cleanup cannot get through, they probably could not either, and their heartbeats may be stale
+ * although they live. `now` is a monotonic clock in milliseconds.
+ */
+export function createTroubleWatch(now: () => number = () => performance.now()) {
+  let last: number | undefined;
+  return {
+    /** Shaped like `ClientOptions.onRequest`. */
+    note(info: Pick<RequestInfo, "status" | "budget">): void {
+      const { status, budget } = info;
+      const spent = budget !== undefined && budget.remaining <= LOW_BUDGET * budget.quota;
+      if (status === null || status === 429 || status >= 500 || spent) last = now();
+    },
+    /** Seconds since the last trouble; undefined when there was none. */
+    secondsSince(): number | undefined {
+      return last === undefined ? undefined : (now() - last) / 1000;
+    },
+  };
 }

@@ -41,7 +41,11 @@ export function startHealthServer(options: HealthOptions): HealthServer {
     }
     if (pathname === "/metrics") return text(200, options.metrics.render(), {}, PROMETHEUS_TEXT);
     const problem = check();
-    return problem === undefined ? text(200, "ok\n") : text(503, `${problem}\n`);
+    if (problem !== undefined) return text(503, `${problem}\n`);
+    // Holding deletions is cleanup working as meant, so still 200; the body says what it holds.
+    const held = [...options.metrics.heldNow()].map(([domain, n]) => `${domain} (${n} records)`);
+    if (held.length === 0) return text(200, "ok\n");
+    return text(200, `ok; the mass-deletion brake is holding deletions in ${held.join(", ")}\n`);
   });
   return {
     port: server.port ?? options.port,
@@ -75,6 +79,8 @@ function serve(port: number, hostname: string, fetch: (request: Request) => Resp
       port,
       hostname,
       fetch,
+      // Only GET and HEAD are answered: no request needs a body, so none is read past this.
+      maxRequestBodySize: 1024,
       // A failing render must not show a stack trace to whoever can reach the port.
       error(error) {
         log.error("health server:", error);

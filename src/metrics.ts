@@ -10,6 +10,10 @@ export interface Metrics {
   /** Counts a finished cycle; a success also becomes the last success time. */
   cycle(result: CycleResult, at: Date): void;
   deleted(count: number, type: DeletedType): void;
+  /** Records whose deletion the brake held back in a domain's last cycle (0 to clear). */
+  held(domain: string, records: number): void;
+  /** Domains where the last cycle held deletions, with the record counts. */
+  heldNow(): Map<string, number>;
   /** Shaped like `ClientOptions.onRequest`: a null status or an error means no answer came. */
   request(info: { method: string; status: number | null; error?: string }): void;
   lastSuccess(): Date | undefined;
@@ -46,6 +50,7 @@ export function createMetrics(): Metrics {
   for (const type of ["A", "AAAA", "TXT"]) add(deleted, { type }, 0);
   add(errors, {}, 0);
   let last: Date | undefined;
+  const heldRecords = new Map<string, number>();
 
   return {
     cycle(result, at) {
@@ -58,6 +63,10 @@ export function createMetrics(): Metrics {
       }
       add(deleted, { type }, count);
     },
+    held(domain, records) {
+      heldRecords.set(domain, records);
+    },
+    heldNow: () => new Map([...heldRecords].filter(([, records]) => records > 0)),
     request({ method, status, error }) {
       const failed = status === null || error !== undefined;
       add(requests, { method, status: failed ? "error" : String(status) }, 1);
@@ -73,6 +82,13 @@ export function createMetrics(): Metrics {
         ),
         gauge("dynip_up", "1 while the cleanup process is running.", 1),
       ];
+      const held = family(
+        "dynip_cleanup_held_records",
+        "gauge",
+        "Records whose deletion the mass-deletion brake held back in the last cycle, by domain.",
+      );
+      for (const [domain, records] of heldRecords) add(held, { domain }, records);
+      if (heldRecords.size > 0) gauges.push(held);
       return [cycles, deleted, requests, errors, ...gauges].map(renderFamily).join("");
     },
   };

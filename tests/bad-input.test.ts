@@ -99,6 +99,10 @@ const HOSTILE: [string, Record<string, string | undefined>][] = [
   ["LOG_LEVEL", { LOG_LEVEL: "verbose" }],
   ["CF_API_TOKEN", { CF_API_TOKEN: "tok en" }],
   ["CF_API_TOKEN_FILE", { CF_API_TOKEN: undefined, CF_API_TOKEN_FILE: "/nonexistent/token" }],
+  ["CF_API_TOKEN_FILE", { CF_API_TOKEN: undefined, CF_API_TOKEN_FILE: "/dev/zero" }],
+  ["CLEANUP_MAX_DELETE_RATIO", { CLEANUP_MAX_DELETE_RATIO: "2" }],
+  ["CLEANUP_BRAKE_HOLD_SECONDS", { CLEANUP_BRAKE_HOLD_SECONDS: "60" }],
+  ["INTERNAL_CIDRS", { INTERNAL_CIDRS: "10.0.0.0/8,".repeat(1000) }],
 ];
 
 describe("hostile configuration", () => {
@@ -197,6 +201,16 @@ const listed = (body: object) => ({ success: true, errors: [], messages: [], ...
 
 /** [what, fault on GET dns_records] */
 const BAD_LISTS: [string, FaultKind][] = [
+  ["a body that never ends", { kind: "endless" }],
+  ["a 40 MiB body", { kind: "huge", bytes: 40 * 1024 * 1024 }],
+  [
+    "an error list of 50,000 entries",
+    {
+      kind: "error",
+      status: 400,
+      errors: Array.from({ length: 50_000 }, (_, i) => ({ code: 1004, message: `error ${i}` })),
+    },
+  ],
   ["an HTML page with 200", { kind: "html", status: 200 }],
   ["truncated JSON", { kind: "truncated" }],
   ["an empty body", { kind: "malformed", body: "" }],
@@ -249,6 +263,8 @@ describe("malformed API answers change nothing", () => {
         expect(result.stderr).toContain("Cloudflare API GET");
         expect(result.stderr).not.toMatch(STACK_TRACE);
         expect(result.stderr).not.toContain(fake.token);
+        // Whatever the answer, what is said about it stays short.
+        expect(result.stderr.length).toBeLessThan(4000);
       }
       expect(fake.records()).toEqual(before);
     },

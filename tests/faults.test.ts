@@ -2,7 +2,8 @@
  * Fault-injection suite (issue 6): six hosts (four one-shot `update` runs, two long-lived
  * `update --interval 1` processes) and a cycling `cleanup --once` share one zone while the
  * fake API answers 5xx, 429 with Retry-After, HTML pages, truncated and malformed JSON,
- * partial listings, drops, delays and hangs. Every step checks the invariants of
+ * partial listings, drops, delays and hangs, then a rate-limit storm longer than the stale
+ * threshold (no live record may go). Every step checks the invariants of
  * tests/support/invariants.ts; at the end faults stop and every live host must converge.
  *
  * Fixed seed by default. Run longer with random seeds:
@@ -11,6 +12,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
+import { parseHeartbeat } from "../src/heartbeat.ts";
 import { CLI, type CliResult, cleanEnv, runCli } from "./support/cli.ts";
 import {
   apiEnv,
@@ -69,6 +71,8 @@ const figures = {
   faults: 0,
   failedRuns: 0,
   cleanedUp: 0,
+  storms: 0,
+  braked: 0,
   byKind: {} as Record<string, number>,
 };
 
@@ -141,11 +145,17 @@ function check(step: string, problems: string[]): void {
   for (const p of problems) violations.push(`step ${step}: ${p}`);
 }
 
-/** What every run must show, faults or not: 0 or 1, one-line errors, no token. */
+/**
+ * What every run must show, faults or not: 0 or 1, one-line errors, no token. A cleanup whose
+ * brake held deletions exits 1 on purpose, fault or not.
+ */
 function checkRun(step: string, result: CliResult, faulted: boolean): void {
   const out = `${result.stdout}${result.stderr}`;
+  const braked = result.stderr.includes("brake: holding");
   if (result.code !== 0 && result.code !== 1) check(step, [`exit code ${result.code}`]);
-  if (!faulted && result.code !== 0) check(step, [`exit ${result.code} without a fault`]);
+  if (!faulted && !braked && result.code !== 0) {
+    check(step, [`exit ${result.code} without a fault`]);
+  }
   if (result.code === 1 && !/ERROR/.test(result.stderr)) check(step, ["exit 1 without an error"]);
   if (STACK_TRACE.test(out)) check(step, ["stack trace in the output"]);
   if (out.includes(fake.token)) check(step, ["token in the output"]);
@@ -216,6 +226,60 @@ function staleLeft(
     .map((slot) => `stale ${slot.key} survived a successful cleanup`);
 }
 
+/** Records of live hosts: their heartbeats, and addresses that carry one of them. */
+function liveRecords(): Set<string> {
+  const alive = new Set(hosts.filter((h) => h.alive).map((h) => h.id));
+  const ids = new Set<string>();
+  for (const slot of slots(fake.records(), DOMAINS).values()) {
+    const live = slot.heartbeats.filter((r) =>
+      alive.has(parseHeartbeat(r.content)?.instanceId ?? ""),
+    );
+    for (const r of live) ids.add(r.id);
+    if (live.length > 0) for (const r of slot.addresses) ids.add(r.id);
+  }
+  return ids;
+}
+
+/**
+ * A rate-limit storm longer than the threshold: the token gets 20 requests in an hour, so after
+ * the first seconds every host and every cleanup is answered 429 while the clock moves 1,200 to
+ * 1,800 s. Then the limit lifts and a cleanup gets through before any one-shot host could beat
+ * again: every live host looks dead. No record of a live host may go, during or after.
+ */
+async function storm(random: Random): Promise<void> {
+  figures.storms++;
+  fake.clearFaults();
+  const live = liveRecords();
+  const lost = (step: string) => {
+    const now = new Set(fake.records().map((r) => r.id));
+    const gone = [...live].filter((id) => !now.has(id));
+    if (gone.length > 0)
+      check(step, [`${gone.length} record(s) of live hosts deleted in the storm`]);
+  };
+  fake.setRateLimit({ requests: 20, windowSeconds: 3600 });
+  for (let i = 1; i <= 6; i++) {
+    fake.clock.advance(random.int(200, 300) * 1000);
+    const host = random.pick(oneShot.filter((h) => h.alive));
+    const update = await runCli(["update"], hostEnv(host), { timeoutMs: 60_000 });
+    checkRun(`storm ${i} (update)`, update, true);
+    const cleanup = await runCli(["cleanup", "--once"], env({ INSTANCE_ID: "cleanup-01" }), {
+      timeoutMs: 60_000,
+    });
+    checkRun(`storm ${i} (cleanup)`, cleanup, true);
+    figures.updates++;
+    figures.cleanups++;
+    lost(`storm ${i}`);
+  }
+  fake.setRateLimit(undefined);
+  const after = await runCli(["cleanup", "--once"], env({ INSTANCE_ID: "cleanup-01" }), {
+    timeoutMs: 60_000,
+  });
+  figures.cleanups++;
+  checkRun("storm over (cleanup)", after, false);
+  if (after.stderr.includes("brake: holding")) figures.braked++;
+  lost("storm over");
+}
+
 function startLongLived(host: Host): void {
   const child = Bun.spawn([process.execPath, CLI, "update", "--interval", "1"], {
     env: cleanEnv(hostEnv(host)),
@@ -284,6 +348,8 @@ test("many hosts and a cleanup under random API faults keep every invariant and 
       check(step, duplicates(fake.records(), DOMAINS));
     }
 
+    await storm(random);
+
     // Faults stop: every live host converges, and the dead ones are cleaned up.
     fake.clearFaults();
     fake.clock.advance((THRESHOLD + 60) * 1000);
@@ -326,6 +392,8 @@ test("many hosts and a cleanup under random API faults keep every invariant and 
         `${figures.ticks} clock ticks, ${figures.cleanedUp} records deleted by cleanup, ` +
         `${fake.requests.length} API requests, ` +
         `${figures.faults} faults injected (${kinds}), ${figures.failedRuns} runs exited 1, ` +
+        `${figures.storms} rate-limit storm(s) longer than the threshold (brake held after ` +
+        `${figures.braked}), ` +
         `${violations.length} violations`,
     );
   }

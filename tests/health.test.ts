@@ -237,6 +237,32 @@ describe("health server", () => {
     if (status === 405) expect(response.headers.get("allow")).toBe("GET, HEAD");
   });
 
+  test("a request body is never read past 1 KiB", async () => {
+    const { url } = start();
+    const response = await fetch(url("/healthz"), {
+      method: "POST",
+      body: "x".repeat(1024 * 1024),
+    });
+    expect(response.status).toBe(413);
+  });
+
+  test("/healthz stays 200 while the brake holds deletions, and names the domains", async () => {
+    const { metrics, url } = start();
+    metrics.cycle("success", new Date(START));
+    metrics.held("internal.example.com", 12);
+    metrics.held("all.example.com", 0);
+    const response = await fetch(url("/healthz"));
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(
+      "ok; the mass-deletion brake is holding deletions in internal.example.com (12 records)\n",
+    );
+    expect(metrics.render()).toContain(
+      'dynip_cleanup_held_records{domain="internal.example.com"} 12',
+    );
+    metrics.held("internal.example.com", 0);
+    expect(await (await fetch(url("/healthz"))).text()).toBe("ok\n");
+  });
+
   test("a failing render answers 500 without details", async () => {
     const broken: Metrics = {
       ...createMetrics(),

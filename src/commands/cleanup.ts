@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
-import { createCleaner } from "../cleanup.ts";
+import { readBounded } from "../bounded-read.ts";
+import { type CycleResult, createCleaner, createTroubleWatch } from "../cleanup.ts";
 import { managedDomains, requireToken } from "../config.ts";
 import { DynipError } from "../errors.ts";
 import { startHealthServer } from "../health.ts";
@@ -12,6 +13,10 @@ const args = {
   ...commonArgs,
   once: { type: "boolean", description: "run one cycle and exit" },
   "dry-run": { type: "boolean", description: "list what would be deleted and write nothing" },
+  force: {
+    type: "boolean",
+    description: "with --once: delete what the mass-deletion brake would hold back",
+  },
   healthcheck: {
     type: "boolean",
     description:
@@ -27,7 +32,12 @@ async function probe(port: number | undefined): Promise<void> {
   }).catch((error: Error) => {
     throw new DynipError(`cleanup is not answering on port ${port}: ${error.message}`);
   });
-  const body = (await answer.text()).trim();
+  // Whatever answers on the port is bounded too: /healthz says a line or two.
+  const body = (
+    await readBounded(answer.body, 64 * 1024).catch((error: Error) => {
+      throw new DynipError(`cleanup on port ${port} answered oddly: ${error.message}`);
+    })
+  ).trim();
   if (answer.status !== 200) throw new DynipError(`cleanup is unhealthy: ${body}`);
   process.stdout.write(`${body}\n`);
 }
@@ -40,27 +50,43 @@ export default defineCommand({
   args,
   async run({ rawArgs, args: flags }) {
     checkArgs(rawArgs, args, flags);
+    const once = Boolean(flags.once || flags["dry-run"]);
+    // A long-lived cleanup that never brakes is the very danger the brake exists for.
+    if (flags.force && !once) {
+      throw new DynipError("--force goes with --once (or --dry-run); see --help", 2);
+    }
     const config = configFrom(flags);
     if (flags.healthcheck) return probe(config.healthPort);
     const token = requireToken(config);
     const metrics = createMetrics();
+    const trouble = createTroubleWatch();
     const cleaner = createCleaner({
-      client: clientFor(config, token, (info) => metrics.request(info)),
+      client: clientFor(config, token, (info) => {
+        metrics.request(info);
+        trouble.note(info);
+      }),
       domains: managedDomains(config),
       zoneId: config.zoneId,
       thresholdSeconds: config.staleThresholdSeconds,
+      maxDeleteRatio: config.maxDeleteRatio,
+      holdSeconds: config.brakeHoldSeconds,
+      troubleAgoSeconds: trouble.secondsSince,
+      force: Boolean(flags.force),
       metrics,
       dryRun: Boolean(flags["dry-run"]),
       print: (line) => process.stdout.write(`${line}\n`),
     });
 
-    if (flags.once || flags["dry-run"]) {
+    if (once) {
+      let result: CycleResult;
       try {
-        await cleaner.cycle();
-        metrics.cycle("success", new Date());
+        result = await cleaner.cycle();
       } catch (error) {
         throw new DynipError(`cleanup cycle failed: ${(error as Error).message}`);
       }
+      log.info(summary(result));
+      const unfinished = unfinishedBecause(result);
+      if (unfinished) throw new DynipError(`cleanup cycle did not fully succeed: ${unfinished}`);
       return;
     }
 
@@ -74,9 +100,10 @@ export default defineCommand({
     log.info(`long-lived: one cleanup cycle every ${interval}s until SIGTERM`);
     while (!stop.aborted) {
       try {
-        const { deleted } = await cleaner.cycle();
-        metrics.cycle("success", new Date());
-        log.info(`cycle done: ${deleted} record(s) deleted`);
+        const result = await cleaner.cycle();
+        // Held deletions are the brake working; a cycle that could judge nothing is not.
+        metrics.cycle(result.problems.length > 0 ? "failure" : "success", new Date());
+        log.info(summary(result));
       } catch (error) {
         metrics.cycle("failure", new Date());
         log.error(`cycle failed: ${(error as Error).message}`);
@@ -87,3 +114,22 @@ export default defineCommand({
     log.info("stopped");
   },
 });
+
+/** One line per cycle: what it deleted, and what it held or could not judge. */
+function summary(result: CycleResult): string {
+  const held = result.held.reduce((sum, h) => sum + h.addresses.length, 0);
+  return [
+    `cycle done: ${result.deleted} record(s) deleted`,
+    ...(held > 0 ? [`${held} address(es) held by the brake`] : []),
+    ...(result.problems.length > 0 ? [`${result.problems.length} problem(s), records kept`] : []),
+  ].join(", ");
+}
+
+/** Why `--once` exits 1 although the cycle ran: deletions held, or parts not judged. */
+function unfinishedBecause(result: CycleResult): string | undefined {
+  const reasons = [
+    ...result.held.map((h) => `deletions held in ${h.domain} (${h.reason})`),
+    ...result.problems,
+  ];
+  return reasons.length > 0 ? reasons.join("; ") : undefined;
+}

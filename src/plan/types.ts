@@ -7,6 +7,16 @@ export type Operation =
   | { kind: "patch"; id: string; record: RecordInput; reason: string }
   | { kind: "delete"; id: string; record: DnsRecord; reason: string };
 
+const KIND_ORDER = { delete: 0, patch: 1, create: 2 } as const;
+
+/**
+ * The order Cloudflare runs a batch in (deletes, patches, creates), plan order kept within a
+ * kind; a new array. Single calls made in this order behave like the batch.
+ */
+export function inBatchOrder(operations: readonly Operation[]): Operation[] {
+  return operations.toSorted((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+}
+
 /** Cloudflare runs a batch as deletes, patches, puts, posts, each list in the given order. */
 export function toBatch(operations: Operation[]): BatchOperations {
   const batch: BatchOperations = { deletes: [], patches: [], puts: [], posts: [] };
