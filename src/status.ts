@@ -1,7 +1,7 @@
 import type { DomainView } from "./cleanup.ts";
 import { summarize } from "./ip/detect.ts";
 import type { Detection } from "./ip/types.ts";
-import type { Entry } from "./plan/classify.ts";
+import { type Entry, splitInstances } from "./plan/classify.ts";
 
 export interface StatusReport {
   instanceId: string;
@@ -9,6 +9,8 @@ export interface StatusReport {
   domains: {
     domain: string;
     serverTime: string;
+    /** "local" when Cloudflare sent no usable Date: ages are then on this host's clock. */
+    clock: "cloudflare" | "local";
     addresses: {
       address: string;
       type: Entry["type"];
@@ -22,6 +24,8 @@ export interface StatusReport {
       cleanup: number;
       skewSeconds: number | null;
       reason: string;
+      /** Set when an owner's fresh heartbeats carry several timestamps (a shared INSTANCE_ID?). */
+      conflict: string | null;
     }[];
   }[];
   detected: Detection;
@@ -33,12 +37,27 @@ export function buildReport(
   instanceId: string,
   thresholdSeconds: number,
 ): StatusReport {
+  const split = splitInstances(views, thresholdSeconds);
+  const conflictOf = (e: Entry): string | null => {
+    const reasons = e.owners.flatMap((owner) => {
+      const stamps = split.get(owner);
+      return stamps
+        ? [
+            `instance ${owner} wrote its fresh heartbeats at ${stamps.length} different times ` +
+              `(${stamps.join(", ")}): two hosts may use INSTANCE_ID=${owner}, or one of its ` +
+              "detection sources is failing",
+          ]
+        : [];
+    });
+    return reasons.length > 0 ? reasons.join("; ") : null;
+  };
   return {
     instanceId,
     thresholdSeconds,
     domains: views.map((view) => ({
       domain: view.domain,
       serverTime: new Date(view.serverNow * 1000).toISOString(),
+      clock: view.clock,
       addresses: view.entries.map((e) => ({
         address: e.ip,
         type: e.type,
@@ -50,6 +69,7 @@ export function buildReport(
         cleanup: e.toDelete.length,
         skewSeconds: e.skewSeconds ?? null,
         reason: e.reason,
+        conflict: conflictOf(e),
       })),
     })),
     detected: detection,
@@ -58,10 +78,15 @@ export function buildReport(
 
 /**
  * `--check`: anything but fresh needs a human (or the cleanup service), and so does a fresh
- * address beside an expired heartbeat: some host sharing it stopped beating.
+ * address beside an expired heartbeat (some host sharing it stopped beating), an instance
+ * whose heartbeats disagree (a shared INSTANCE_ID), and ages not on Cloudflare's clock.
  */
 export function needsAttention(report: StatusReport): boolean {
-  return report.domains.some((d) => d.addresses.some((a) => a.state !== "fresh" || a.cleanup > 0));
+  return report.domains.some(
+    (d) =>
+      d.clock !== "cloudflare" ||
+      d.addresses.some((a) => a.state !== "fresh" || a.cleanup > 0 || a.conflict !== null),
+  );
 }
 
 export function formatAge(seconds: number | null): string {
@@ -88,9 +113,11 @@ function table(rows: string[][]): string[] {
 export function renderReport(report: StatusReport): string {
   const lines: string[] = [];
   for (const d of report.domains) {
-    lines.push(
-      `${d.domain}  (threshold ${report.thresholdSeconds}s, Cloudflare time ${d.serverTime})`,
-    );
+    const clock =
+      d.clock === "cloudflare"
+        ? `Cloudflare time ${d.serverTime}`
+        : `local time ${d.serverTime}: Cloudflare sent no usable Date, so cleanup judges nothing here`;
+    lines.push(`${d.domain}  (threshold ${report.thresholdSeconds}s, ${clock})`);
     if (d.addresses.length === 0) {
       lines.push("  no addresses", "");
       continue;
@@ -99,7 +126,7 @@ export function renderReport(report: StatusReport): string {
     for (const a of d.addresses) {
       const skew = a.skewSeconds === null ? "" : `clock skew ${formatAge(a.skewSeconds)}`;
       const quiet = a.state === "fresh" && a.cleanup === 0;
-      const note = quiet ? skew : [a.reason, skew].filter(Boolean).join("; ");
+      const note = [quiet ? "" : a.reason, skew, a.conflict ?? ""].filter(Boolean).join("; ");
       rows.push([
         a.mine ? "*" : "",
         a.address,

@@ -1,20 +1,30 @@
-import { type Applier, createApplier, isRace } from "./apply.ts";
+import { type Applier, createApplier, isRace, type OnApplied } from "./apply.ts";
 import type { CloudflareClient } from "./cloudflare/client.ts";
 import type { DnsRecord } from "./cloudflare/types.ts";
 import { type Config, managedDomains } from "./config.ts";
 import { DynipError } from "./errors.ts";
+import { heartbeatName, parseHeartbeat } from "./heartbeat.ts";
 import { summarize } from "./ip/detect.ts";
 import type { Detection } from "./ip/types.ts";
 import { log } from "./log.ts";
-import { buildDesired, failedSources } from "./plan/desired.ts";
+import { buildDesired, type DomainDesire, failedSources } from "./plan/desired.ts";
 import { describeOperation, type Operation } from "./plan/types.ts";
-import { planDeregister, planUpdate } from "./plan/update.ts";
-import { createZoneResolver, domainOf, readDomain } from "./zone-records.ts";
+import {
+  type Conflict,
+  findConflicts,
+  planDeregister,
+  planUpdate,
+  type UpdatePlanInput,
+  withdrawAll,
+} from "./plan/update.ts";
+import { createZoneResolver, domainOf, readDomain, readHeartbeats } from "./zone-records.ts";
 
 /** Re-read and re-plan at most this many times when another writer races us (SPEC §3.5). */
 const MAX_ATTEMPTS = 3;
 /** A long-lived updater re-reads the zone at least this often even when nothing changes. */
 const FULL_READ_EVERY = 12;
+/** Heartbeat contents sent lately that a long-lived updater remembers as its own. */
+const SENT_KEPT = 256;
 
 export interface UpdaterDeps {
   config: Config;
@@ -37,9 +47,21 @@ export interface PassResult {
 
 type Records = Map<string, DnsRecord[]>;
 
+/** A read of every managed domain: records by domain, and which domains were read in one answer. */
+interface ZoneRead {
+  records: Records;
+  /** Domains read in one answer each (a consistent snapshot); paged reads may miss a moved record. */
+  atomic: Set<string>;
+}
+
 /** A refresh leaves the set of records as it was; anything else is a change. */
 function isRefresh(op: Operation): boolean {
   return op.kind === "patch" && op.record.type === "TXT";
+}
+
+/** An operation that takes an address out of DNS. */
+function removesAddress(op: Operation): boolean {
+  return op.kind === "delete" && op.record.type !== "TXT";
 }
 
 export function createUpdater(deps: UpdaterDeps) {
@@ -50,27 +72,139 @@ export function createUpdater(deps: UpdaterDeps) {
   /** Records as of the last successful pass; undefined forces a full read. */
   let cache: Records | undefined;
   let passesSinceRead = 0;
+  /**
+   * The heartbeats this process wrote (record id -> content, as Cloudflare answered each
+   * landed chunk, so also when a later chunk failed), the heartbeat contents it sent lately
+   * (a write whose answer was lost may still have landed), and Cloudflare's time of its first
+   * read: a heartbeat naming this instance that changed after that read and is none of these
+   * was written by another host with the same INSTANCE_ID.
+   */
+  const written = new Map<string, string>();
+  const sent = new Set<string>();
+  let since: number | undefined;
 
-  async function read(): Promise<Records> {
-    if (!client || !zoneOf) return new Map(domains.map((d) => [d, []]));
+  async function read(): Promise<ZoneRead> {
+    if (!client || !zoneOf)
+      return { records: new Map(domains.map((d) => [d, []])), atomic: new Set(domains) };
     // One list per domain, all at once: a pass costs one round trip of latency, not four.
-    const lists = await Promise.all(
+    const reads = await Promise.all(
       domains.map(async (d) => [d, await readDomain(client, await zoneOf(d), d)] as const),
     );
-    const records: Records = new Map(lists);
     passesSinceRead = 0;
-    return records;
+    for (const [, r] of reads) if (r.serverNow !== undefined) since ??= r.serverNow;
+    return {
+      records: new Map(reads.map(([d, r]) => [d, r.records])),
+      atomic: new Set(reads.flatMap(([d, r]) => (r.atomic ? [d] : []))),
+    };
   }
 
-  function plan(detection: Detection, records: Records): Operation[] {
-    return planUpdate({
-      desired: buildDesired(detection, config.domains, config.internalCidrs, staticInternal()),
+  /** Ids of heartbeats naming this instance that this process did not write, changed after its first read. */
+  function foreign(records: Records): Set<string> {
+    const ids = new Set<string>();
+    if (since === undefined) return ids;
+    const known = new Set(written.values());
+    for (const record of [...records.values()].flat()) {
+      if (record.type !== "TXT" || written.get(record.id) === record.content) continue;
+      // Sent, and no answer named the record that got it: this one, whose answer was lost.
+      if (sent.has(record.content) && !known.has(record.content)) continue;
+      if (parseHeartbeat(record.content)?.instanceId !== config.instanceId) continue;
+      // Whole seconds, like the Date header `since` comes from.
+      if (Math.floor(Date.parse(record.modified_on) / 1000) > since) ids.add(record.id);
+    }
+    return ids;
+  }
+
+  /** Each operation as it lands: logged at once (a later failure cannot hide it) and remembered. */
+  function landed(ops: Operation[], records: DnsRecord[]): void {
+    for (const op of ops) {
+      if (op.kind === "delete") written.delete(op.id);
+      if (isRefresh(op)) log.debug(describeOperation(op));
+      else log.info(describeOperation(op));
+    }
+    for (const r of records) {
+      if (r.type === "TXT" && parseHeartbeat(r.content)?.instanceId === config.instanceId) {
+        written.set(r.id, r.content);
+      }
+    }
+  }
+
+  function planInput(desired: DomainDesire[], records: Records): UpdatePlanInput {
+    return {
+      desired,
       records: [...records.values()].flat(),
       instanceId: config.instanceId,
       now: deps.now(),
       ttl: config.ttl,
       proxied: config.proxied,
-    });
+      foreign: foreign(records),
+    };
+  }
+
+  function desiredOf(detection: Detection): DomainDesire[] {
+    return buildDesired(detection, config.domains, config.internalCidrs, staticInternal());
+  }
+
+  /** The plan of a pass, or of a deregistration when `desired` is `withdrawAll`. */
+  interface Planned {
+    ops: Operation[];
+    /** Hosts sharing this INSTANCE_ID: their records are kept, and the pass warns. */
+    conflicts: Conflict[];
+  }
+
+  function plan(desired: DomainDesire[], records: Records, deregister = false): Planned {
+    const input = planInput(desired, records);
+    const ops = deregister ? planDeregister({ ...input, domains }) : planUpdate(input);
+    return { ops, conflicts: findConflicts(input) };
+  }
+
+  /** Reads the zone and plans, confirming withdrawals from paged reads (see confirmWithdrawals). */
+  async function readAndPlan(
+    desired: DomainDesire[],
+    deregister = false,
+  ): Promise<Planned & { records: Records }> {
+    const zone = await read();
+    const first = plan(desired, zone.records, deregister);
+    const records = await confirmWithdrawals(first.ops, zone);
+    return { ...(records === zone.records ? first : plan(desired, records, deregister)), records };
+  }
+
+  /**
+   * A paged read may have missed a sharer's heartbeat that moved between pages; an address is
+   * taken out of DNS only when no other host has a heartbeat there, so before withdrawing one
+   * from a domain read in several pages, its heartbeat names are read again, each in one
+   * complete answer, and those replace what the paged read said about them. Returns the
+   * records to plan with (the same object when nothing needed reading).
+   */
+  async function confirmWithdrawals(ops: Operation[], zone: ZoneRead): Promise<Records> {
+    if (!client || !zoneOf) return zone.records;
+    const byDomain = new Map<string, string[]>();
+    for (const op of ops.filter(removesAddress)) {
+      const domain = domainOf(op.record.name, domains);
+      if (!domain || zone.atomic.has(domain)) continue;
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), op.record.content]);
+    }
+    if (byDomain.size === 0) return zone.records;
+    const records: Records = new Map(zone.records);
+    for (const [domain, ips] of byDomain) {
+      const read = await readHeartbeats(
+        client,
+        await zoneOf(domain),
+        domain,
+        ips,
+        zone.records.get(domain) ?? [],
+      );
+      if (read.unread.length > 0) {
+        throw new DynipError(
+          `the heartbeats of ${read.unread.join(", ")} at ${domain} cannot be read as one snapshot; not withdrawing`,
+        );
+      }
+      const names = new Set(ips.map((ip) => heartbeatName(ip, domain).toLowerCase()));
+      const others = (records.get(domain) ?? []).filter(
+        (r) => !(r.type === "TXT" && names.has(r.name.toLowerCase())),
+      );
+      records.set(domain, [...others, ...[...read.byIp.values()].flat()]);
+    }
+    return records;
   }
 
   function staticInternal(): string[] {
@@ -78,8 +212,12 @@ export function createUpdater(deps: UpdaterDeps) {
   }
 
   /** Applies per zone (domains may live in different zones) and returns the records after it. */
-  async function apply(ops: Operation[], records: Records): Promise<Records> {
+  async function apply(ops: Operation[], records: Records, onApplied: OnApplied): Promise<Records> {
     if (!applier || !zoneOf) return records;
+    for (const op of ops)
+      if (op.kind !== "delete" && op.record.type === "TXT") sent.add(op.record.content);
+    // Only the last few passes' contents matter: a lost answer is known after the next read.
+    for (const old of [...sent].slice(0, Math.max(0, sent.size - SENT_KEPT))) sent.delete(old);
     const byZone = new Map<string, Operation[]>();
     for (const op of ops) {
       const domain = domainOf(op.record.name, domains);
@@ -92,14 +230,14 @@ export function createUpdater(deps: UpdaterDeps) {
     }
     const after: Records = new Map([...records].map(([d, list]) => [d, [...list]]));
     for (const [zone, zoneOps] of byZone) {
-      const { written, deleted } = await applier.apply(zone, zoneOps);
-      const gone = new Set([...deleted, ...written.map((r) => r.id)]);
+      const applied = await applier.apply(zone, zoneOps, onApplied);
+      const gone = new Set([...applied.deleted, ...applied.written.map((r) => r.id)]);
       for (const [d, list] of after)
         after.set(
           d,
           list.filter((r) => !gone.has(r.id)),
         );
-      for (const r of written) {
+      for (const r of applied.written) {
         const d = domainOf(r.name, domains);
         if (d) after.get(d)?.push(r);
       }
@@ -108,23 +246,24 @@ export function createUpdater(deps: UpdaterDeps) {
   }
 
   /** Plans against the cache when it is fresh enough and the plan is only refreshes. */
-  async function planned(detection: Detection): Promise<{ ops: Operation[]; records: Records }> {
+  async function planned(detection: Detection): Promise<Planned & { records: Records }> {
+    const desired = desiredOf(detection);
     if (cache && passesSinceRead < FULL_READ_EVERY) {
-      const ops = plan(detection, cache);
-      if (ops.every(isRefresh)) return { ops, records: cache };
+      const cached = plan(desired, cache);
+      if (cached.ops.every(isRefresh)) return { ...cached, records: cache };
       log.debug("the plan changes records: re-reading the zone before writing");
     }
-    const records = await read();
-    return { ops: plan(detection, records), records };
+    return readAndPlan(desired);
   }
 
   async function writeWithRetries(
-    makePlan: () => Promise<{ ops: Operation[]; records: Records }>,
+    makePlan: () => Promise<Planned & { records: Records }>,
   ): Promise<Operation[]> {
     for (let attempt = 1; ; attempt++) {
-      const { ops, records } = await makePlan();
+      const { ops, records, conflicts } = await makePlan();
+      warnConflicts(conflicts);
       try {
-        cache = await apply(ops, records);
+        cache = await apply(ops, records, landed);
         // After a change, read again next pass: a host that raced this one (a sharer
         // withdrawing the address just joined) may have changed what the cache believes.
         passesSinceRead = ops.every(isRefresh) ? passesSinceRead + 1 : FULL_READ_EVERY;
@@ -146,12 +285,19 @@ export function createUpdater(deps: UpdaterDeps) {
 
   function report(ops: Operation[]): { changed: number; refreshed: number } {
     const refreshed = ops.filter(isRefresh).length;
-    for (const op of ops) {
-      if (deps.dryRun) deps.print(`would ${describeOperation(op)}`);
-      else if (isRefresh(op)) log.debug(describeOperation(op));
-      else log.info(describeOperation(op));
-    }
+    if (deps.dryRun) for (const op of ops) deps.print(`would ${describeOperation(op)}`);
     return { changed: ops.length - refreshed, refreshed };
+  }
+
+  /** Hosts sharing this INSTANCE_ID: said every pass, since each keeps the other's records. */
+  function warnConflicts(conflicts: Conflict[]): void {
+    for (const c of conflicts) {
+      const kept = c.published ? "it stays published" : "this host does not withdraw it";
+      log.warn(
+        `instance id conflict: ${c.ip} at ${c.domain}: ${c.reason}; ${kept}. Another host uses ` +
+          `INSTANCE_ID=${config.instanceId}: give every host its own`,
+      );
+    }
   }
 
   return {
@@ -164,7 +310,8 @@ export function createUpdater(deps: UpdaterDeps) {
       const failures = failedSources(detection);
       for (const f of failures) log.warn(`${f}; keeping the records it could have produced`);
       if (deps.dryRun) {
-        const ops = plan(detection, await read());
+        const { ops, conflicts } = plan(desiredOf(detection), (await read()).records);
+        warnConflicts(conflicts);
         if (ops.length === 0) deps.print("nothing to do");
         return { ok: failures.length === 0, ...report(ops) };
       }
@@ -177,20 +324,10 @@ export function createUpdater(deps: UpdaterDeps) {
     },
 
     async deregister(): Promise<number> {
-      const makePlan = async () => {
-        const records = await read();
-        const ops = planDeregister({
-          domains,
-          records: [...records.values()].flat(),
-          instanceId: config.instanceId,
-          now: deps.now(),
-          ttl: config.ttl,
-          proxied: config.proxied,
-        });
-        return { ops, records };
-      };
+      const makePlan = () => readAndPlan(withdrawAll(domains), true);
       if (deps.dryRun) {
-        const { ops } = await makePlan();
+        const { ops, conflicts } = await makePlan();
+        warnConflicts(conflicts);
         report(ops);
         return ops.length;
       }

@@ -9,7 +9,10 @@ import { clientFor, configFrom, detectorFor } from "./context.ts";
 const args = {
   ...commonArgs,
   json: { type: "boolean", description: "print one JSON document on stdout" },
-  check: { type: "boolean", description: "exit 1 when anything is stale, missing or orphaned" },
+  check: {
+    type: "boolean",
+    description: "exit 1 when anything is stale, missing or orphaned, or an instance id conflicts",
+  },
 } as const;
 
 export default defineCommand({
@@ -30,7 +33,10 @@ export default defineCommand({
       flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report),
     );
     if (flags.check && needsAttention(report)) {
-      throw new DynipError("status --check: some addresses are stale, missing or orphaned");
+      throw new DynipError(
+        "status --check: something needs attention (stale, missing or orphaned addresses, " +
+          "a dead sharer's heartbeat, an instance id used by two hosts, or no Cloudflare clock)",
+      );
     }
   },
 });

@@ -8,7 +8,7 @@ import {
 } from "../heartbeat.ts";
 import { canonical, isPublic, recordTypeOf } from "../ip/cidr.ts";
 import { type DomainDesire, isProtected } from "./desired.ts";
-import type { Operation } from "./types.ts";
+import { inBatchOrder, type Operation } from "./types.ts";
 
 export interface UpdatePlanInput {
   desired: DomainDesire[];
@@ -20,6 +20,25 @@ export interface UpdatePlanInput {
   ttl: number;
   /** CF_PROXIED; applies to public addresses only (Cloudflare refuses to proxy the rest). */
   proxied: boolean;
+  /**
+   * Ids of heartbeat records that name this instance but that another host wrote, as a
+   * long-lived updater knows (it remembers what it wrote): hosts sharing one INSTANCE_ID.
+   */
+  foreign?: ReadonlySet<string>;
+}
+
+/**
+ * A heartbeat naming this instance that another host evidently wrote: two hosts share one
+ * INSTANCE_ID. Such a heartbeat's address is never withdrawn (it is the other host's), and
+ * the updater warns.
+ */
+export interface Conflict {
+  domain: string;
+  ip: string;
+  /** True when this host publishes the address too (its heartbeat was rewritten by the other). */
+  published: boolean;
+  /** One sentence for the warning. */
+  reason: string;
 }
 
 /** Everything but the desired set: what each step of planning needs. */
@@ -27,10 +46,11 @@ type Settings = Omit<UpdatePlanInput, "desired">;
 
 export type DeregisterPlanInput = Settings & { domains: string[] };
 
-/** A heartbeat TXT record and the instance it names; no owner when unparsable. */
+/** A heartbeat TXT record and the instance and time it names; neither when unparsable. */
 interface Claim {
   record: DnsRecord;
   owner: string | undefined;
+  timestamp: number | undefined;
 }
 
 /** The records of one domain that dynip may touch, by canonical address. */
@@ -39,33 +59,99 @@ interface DomainRecords {
   claims: Map<string, Claim[]>;
 }
 
-/** Same order as Cloudflare runs a batch, so single calls and batches behave alike. */
-const KIND_ORDER = { delete: 0, patch: 1, create: 2 } as const;
-
 export function planUpdate(input: UpdatePlanInput): Operation[] {
   return plan(input.desired, input, "no longer on this host");
 }
 
 /** Deletes every address and heartbeat this instance owns in the given domains. */
 export function planDeregister(input: DeregisterPlanInput): Operation[] {
-  const desired = input.domains.map((domain) => ({ domain, addresses: [], protect: [] }));
-  return plan(desired, input, "withdrawn on deregistration");
+  return plan(withdrawAll(input.domains), input, "withdrawn on deregistration");
+}
+
+/** The desired set of a deregistration: nothing, anywhere. */
+export function withdrawAll(domains: readonly string[]): DomainDesire[] {
+  return domains.map((domain) => ({ domain, addresses: [], protect: [] }));
 }
 
 function plan(desired: DomainDesire[], input: Settings, gone: string): Operation[] {
+  const zones = indexAll(desired, input.records);
+  const conflicting = new Set(conflictsIn(desired, zones, input).map((c) => `${c.domain} ${c.ip}`));
   const ops = desired.flatMap((desire) => {
     const domain = desire.domain.toLowerCase();
-    const zone = index(domain, input.records);
+    const zone = zones.get(domain) as DomainRecords;
     const wanted = new Set(desire.addresses.map(canonical));
     const seen = new Set([...zone.addresses.keys(), ...zone.claims.keys()]);
+    const mayWithdraw = (ip: string) =>
+      !wanted.has(ip) && !isProtected(ip, desire.protect) && !conflicting.has(`${domain} ${ip}`);
     return [
       ...[...wanted].flatMap((ip) => publish(ip, domain, zone, input)),
-      ...[...seen]
-        .filter((ip) => !wanted.has(ip) && !isProtected(ip, desire.protect))
-        .flatMap((ip) => withdraw(ip, zone, input.instanceId, gone)),
+      ...[...seen].filter(mayWithdraw).flatMap((ip) => withdraw(ip, zone, input.instanceId, gone)),
     ];
   });
-  return ops.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+  // Same order as Cloudflare runs a batch, so single calls and batches behave alike.
+  return inBatchOrder(ops);
+}
+
+/**
+ * Heartbeats naming this instance that another host wrote, by either of two signs:
+ * - the engine knows it did not write the record (`foreign`, long-lived updaters only);
+ * - a heartbeat at an address this host no longer publishes is newer than every heartbeat this
+ *   host still keeps. One host writes all its heartbeats in one pass with one timestamp, so its
+ *   own leftover of an address it lost is never newer than the rest; a newer one was written
+ *   after this host's last pass, by someone else. With no heartbeat of its own left to compare
+ *   with (a one-shot host whose records the other host deleted), this sign cannot be read, and
+ *   the heartbeat is withdrawn as an address change requires.
+ * Ordered by domain as desired, then by address as found. Pure; never throws.
+ */
+export function findConflicts(input: UpdatePlanInput): Conflict[] {
+  return conflictsIn(input.desired, indexAll(input.desired, input.records), input);
+}
+
+function conflictsIn(
+  desired: DomainDesire[],
+  zones: Map<string, DomainRecords>,
+  input: Settings,
+): Conflict[] {
+  const foreign = input.foreign ?? new Set<string>();
+  const mine = (claims: Claim[] | undefined) =>
+    (claims ?? []).filter((c) => c.owner === input.instanceId);
+  // The newest timestamp among this host's own heartbeats of addresses it still publishes.
+  let reference: number | undefined;
+  for (const desire of desired) {
+    const zone = zones.get(desire.domain.toLowerCase()) as DomainRecords;
+    for (const ip of desire.addresses.map(canonical)) {
+      for (const claim of mine(zone.claims.get(ip))) {
+        if (foreign.has(claim.record.id) || claim.timestamp === undefined) continue;
+        reference = Math.max(reference ?? claim.timestamp, claim.timestamp);
+      }
+    }
+  }
+  return desired.flatMap((desire) => {
+    const domain = desire.domain.toLowerCase();
+    const zone = zones.get(domain) as DomainRecords;
+    const wanted = new Set(desire.addresses.map(canonical));
+    return [...zone.claims].flatMap(([ip, claims]): Conflict[] => {
+      const own = mine(claims);
+      const published = wanted.has(ip);
+      if (own.some((c) => foreign.has(c.record.id))) {
+        const reason = published
+          ? "its heartbeat, which names this instance, was rewritten by another host"
+          : "its heartbeat names this instance, but another host wrote it";
+        return [{ domain, ip, published, reason }];
+      }
+      if (published || isProtected(ip, desire.protect) || reference === undefined) return [];
+      const newer = own.find((c) => c.timestamp !== undefined && c.timestamp > reference);
+      if (!newer) return [];
+      const reason = `its heartbeat names this instance and is newer (${newer.timestamp}) than this host's own latest heartbeat (${reference}), so another host wrote it`;
+      return [{ domain, ip, published, reason }];
+    });
+  });
+}
+
+function indexAll(desired: DomainDesire[], records: DnsRecord[]): Map<string, DomainRecords> {
+  return new Map(
+    desired.map((d) => [d.domain.toLowerCase(), index(d.domain.toLowerCase(), records)]),
+  );
 }
 
 /** A/AAAA at exactly `domain`, and heartbeats whose names decode to an address of it. */
@@ -78,8 +164,14 @@ function index(domain: string, records: DnsRecord[]): DomainRecords {
       if (ip) append(zone.addresses, ip, record);
     } else if (record.type === "TXT") {
       const ip = parseHeartbeatName(name, domain);
-      const owner = parseHeartbeat(record.content)?.instanceId;
-      if (ip) append(zone.claims, ip, { record, owner });
+      const heartbeat = parseHeartbeat(record.content);
+      if (ip) {
+        append(zone.claims, ip, {
+          record,
+          owner: heartbeat?.instanceId,
+          timestamp: heartbeat?.timestamp,
+        });
+      }
     }
   }
   return zone;
