@@ -6,6 +6,7 @@ import {
   type FakeCloudflare,
   startFakeCloudflare,
 } from "./support/fake-cloudflare.ts";
+import { freePort, metricsUntil } from "./support/health.ts";
 import { until } from "./support/wait.ts";
 
 const INTERNAL = "internal.example.com";
@@ -152,9 +153,7 @@ describe("dynip cleanup against the fake API", () => {
 
   test("long-lived cleanup serves /healthz and /metrics and exits 0 on SIGTERM", async () => {
     await scenario();
-    const free = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
-    const port = free.port;
-    free.stop(true);
+    const port = await freePort();
     const child = Bun.spawn([process.execPath, CLI, "cleanup"], {
       env: cleanEnv(base({ HEALTH_PORT: String(port), CLEANUP_INTERVAL_SECONDS: "1" })),
       stdout: "ignore",
@@ -162,13 +161,10 @@ describe("dynip cleanup against the fake API", () => {
     });
     // /healthz is 200 from the start (a grace of 3 intervals), so wait for the first cycle
     // to be counted in /metrics rather than for the first 200.
-    const cycled = /^dynip_cleanup_cycles_total\{result="success"\} [1-9]/m;
-    let metrics = "";
-    await until(async () => {
-      const answer = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
-      metrics = (await answer?.text()) ?? "";
-      return cycled.test(metrics);
-    });
+    const metrics = await metricsUntil(
+      port,
+      /^dynip_cleanup_cycles_total\{result="success"\} [1-9]/m,
+    );
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
     expect(metrics).toMatch(/^dynip_records_deleted_total\{type="A"\} 2$/m);

@@ -14,6 +14,7 @@ import {
   type RecordedRequest,
   startFakeCloudflare,
 } from "./support/fake-cloudflare.ts";
+import { freePort, metricsUntil } from "./support/health.ts";
 import { iso } from "./support/records.ts";
 import { until } from "./support/wait.ts";
 
@@ -83,13 +84,6 @@ async function before(ready: () => boolean, done: Promise<unknown>): Promise<boo
     await Bun.sleep(10);
   }
   return ready();
-}
-
-async function freePort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
-  const port = probe.port ?? 0;
-  await probe.stop(true);
-  return port;
 }
 
 describe("offset paging while other hosts come and go", () => {
@@ -281,27 +275,30 @@ describe("the mass-deletion brake", () => {
     expect(addresses()).toEqual(["10.0.2.1"]);
   });
 
-  test("cleanup's own 429 within the threshold holds even one death", async () => {
+  test.each([
+    [
+      "cleanup's own 429",
+      "cleanup itself was rate limited or saw API errors",
+      async () => fake.inject({ method: "GET", fault: { kind: "rate-limit", retryAfter: 1 } }),
+    ],
+    [
+      "a token budget nearly spent (27 of 30 used by other hosts)",
+      "rate limited",
+      async () => {
+        fake.setRateLimit({ requests: 30, windowSeconds: 300 });
+        for (let i = 0; i < 27; i++) {
+          await fetch(`${fake.url}/zones/${fake.zone.id}/dns_records?name=x.${D}`, {
+            headers: { authorization: `Bearer ${fake.token}` },
+          });
+        }
+      },
+    ],
+  ])("%s within the threshold holds even one death", async (_name, said, trouble) => {
     fleet(1, 9);
-    fake.inject({ method: "GET", fault: { kind: "rate-limit", retryAfter: 1 } });
+    await trouble();
     const result = await runCli(["cleanup", "--once"], env());
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("cleanup itself was rate limited or saw API errors");
-    expect(addresses()).toHaveLength(10);
-  });
-
-  test("a token whose request budget is nearly spent holds deletions too", async () => {
-    fleet(1, 9);
-    fake.setRateLimit({ requests: 30, windowSeconds: 300 });
-    // Other hosts on the same token used 27 of the 30 requests of the window.
-    for (let i = 0; i < 27; i++) {
-      await fetch(`${fake.url}/zones/${fake.zone.id}/dns_records?name=x.${D}`, {
-        headers: { authorization: `Bearer ${fake.token}` },
-      });
-    }
-    const result = await runCli(["cleanup", "--once"], env());
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain("rate limited");
+    expect(result.stderr).toContain(said);
     expect(addresses()).toHaveLength(10);
   });
 
@@ -314,12 +311,10 @@ describe("the mass-deletion brake", () => {
       stderr: "ignore",
     });
     try {
-      let metrics = "";
-      await until(async () => {
-        const answer = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
-        metrics = (await answer?.text()) ?? "";
-        return /^dynip_cleanup_cycles_total\{result="success"\} [1-9]/m.test(metrics);
-      });
+      const metrics = await metricsUntil(
+        port,
+        /^dynip_cleanup_cycles_total\{result="success"\} [1-9]/m,
+      );
       expect(metrics).toMatch(
         /^dynip_cleanup_held_records\{domain="internal\.example\.com"\} 12$/m,
       );
@@ -433,12 +428,8 @@ describe("every applied deletion is reported", () => {
       stderr: "ignore",
     });
     try {
-      let metrics = "";
-      await until(async () => {
-        const answer = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
-        metrics = (await answer?.text()) ?? "";
-        return /^dynip_cleanup_cycles_total\{result="failure"\} 1$/m.test(metrics);
-      }, 30_000);
+      const failed = /^dynip_cleanup_cycles_total\{result="failure"\} 1$/m;
+      const metrics = await metricsUntil(port, failed, 30_000);
       expect(metrics).toMatch(/^dynip_records_deleted_total\{type="A"\} 15$/m);
       expect(metrics).toMatch(/^dynip_records_deleted_total\{type="TXT"\} 15$/m);
     } finally {
