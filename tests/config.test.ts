@@ -55,7 +55,7 @@ describe("defaults", () => {
         internalCidrs: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         interfaces: [],
         excludeInterfaces:
-          "lo,docker*,br-*,veth*,virbr*,cni*,flannel*,cali*,cilium*,podman*,lxcbr*,lxdbr*,kube-*,weave*,vxlan*,tunl*".split(
+          "lo,docker*,br-*,veth*,virbr*,cni*,flannel*,cali*,cilium*,podman*,lxcbr*,lxdbr*,kube-*,weave*,vxlan*,tunl*,vboxnet*,vmnet*".split(
             ",",
           ),
         internalSource: { kind: "interfaces" },

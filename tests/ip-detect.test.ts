@@ -150,6 +150,22 @@ describe("internal addresses from interfaces", () => {
     },
   );
 
+  test("INTERFACES naming no interface here is a failure, not an empty result", () => {
+    const result = detectInternal({
+      cidrs: DEFAULT_CIDRS,
+      include: ["eht0", "wlan*"],
+      exclude: [],
+      interfaces: HOST,
+    });
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.error).toStartWith(
+      "INTERFACES=eht0,wlan* matches no interface on this host (there are: ",
+    );
+    expect(() =>
+      publicFromInterfaces("ipv4", { interfaces: HOST, include: ["x"], exclude: [] }),
+    ).toThrow("INTERFACES=x matches no interface");
+  });
+
   test("kernel-flagged IPv6 (temporary, deprecated, dadfailed) is left out, stable kept", () => {
     const ifaces: Interfaces = {
       eth0: [
@@ -172,19 +188,33 @@ describe("internal addresses from interfaces", () => {
     expect(listInterfaceAddresses(ifaces, ifInet6).map((a) => a.address)).toEqual([
       "2606:4700::10",
     ]);
-    expect(publicFromInterfaces("ipv6", ifaces, [], [], ifInet6)).toEqual(["2606:4700::10"]);
-    expect(publicFromInterfaces("ipv6", ifaces, [], [], "")).toHaveLength(4);
+    expect(
+      publicFromInterfaces("ipv6", { interfaces: ifaces, include: [], exclude: [], ifInet6 }),
+    ).toEqual(["2606:4700::10"]);
+    expect(
+      publicFromInterfaces("ipv6", { interfaces: ifaces, include: [], exclude: [], ifInet6: "" }),
+    ).toHaveLength(4);
   });
 
   test("public addresses: IPv4 unicast, IPv6 global unicast, filtered interfaces skipped", () => {
     const withBridgePublic: Interfaces = { ...HOST, docker0: [addr("9.9.9.9/24")] };
-    expect(publicFromInterfaces("ipv4", withBridgePublic, [], DEFAULT_EXCLUDE_INTERFACES)).toEqual([
-      "5.6.7.8",
-    ]);
-    expect(publicFromInterfaces("ipv6", HOST, [], DEFAULT_EXCLUDE_INTERFACES)).toEqual([
-      "2606:4700::10",
-    ]);
-    expect(publicFromInterfaces("ipv4", HOST, ["eth*"], [])).toEqual([]);
+    expect(
+      publicFromInterfaces("ipv4", {
+        interfaces: withBridgePublic,
+        include: [],
+        exclude: DEFAULT_EXCLUDE_INTERFACES,
+      }),
+    ).toEqual(["5.6.7.8"]);
+    expect(
+      publicFromInterfaces("ipv6", {
+        interfaces: HOST,
+        include: [],
+        exclude: DEFAULT_EXCLUDE_INTERFACES,
+      }),
+    ).toEqual(["2606:4700::10"]);
+    expect(
+      publicFromInterfaces("ipv4", { interfaces: HOST, include: ["eth*"], exclude: [] }),
+    ).toEqual([]);
   });
 });
 

@@ -6,7 +6,13 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "../src/ip/defaults.ts";
 import type { ChildCase } from "./support/detect-child.ts";
-import { type Link, netnsUnavailable, runInNamespace, setupScript } from "./support/netns.ts";
+import {
+  type Link,
+  netnsUnavailable,
+  OWN_SYSFS,
+  runInNamespace,
+  setupScript,
+} from "./support/netns.ts";
 
 const LINKS: Link[] = [
   { name: "lan0", kind: "veth", addresses: ["192.168.1.10/24", "fd00::10/64"] },
@@ -131,6 +137,66 @@ describe.skipIf(unavailable !== undefined)(
       const result = results[name];
       if (input.kind === "public") expect(result).toEqual(addresses);
       else expect(result).toEqual({ ok: true, source: "interfaces", addresses });
+    });
+  },
+);
+
+/**
+ * Bridges judged by kind, with no name on the default list: a guest network's bridge (no ports,
+ * or only veth and tap ports) is left out; a bridge with an uplink (an ifb stands in for a NIC)
+ * carries the host's LAN and is kept, and so is a veth end that holds an address.
+ */
+const BRIDGES: Link[] = [
+  { name: "uplink0", kind: "ifb", addresses: [] },
+  { name: "br0", kind: "bridge", ports: ["uplink0"], addresses: ["192.168.1.10/24"] },
+  { name: "ctr0", kind: "veth", addresses: ["10.88.0.2/16"] },
+  { name: "nerdctl0", kind: "bridge", ports: ["ctr0"], addresses: ["10.4.0.1/24"] },
+  { name: "incusbr0", kind: "bridge", addresses: ["10.10.10.1/24"] },
+  { name: "tap0", kind: "tap", addresses: [] },
+  { name: "mpqemubr0", kind: "bridge", ports: ["tap0"], addresses: ["10.20.0.1/24"] },
+  { name: "uplink1", kind: "ifb", addresses: [] },
+  { name: "tap1", kind: "tap", addresses: [] },
+  { name: "br1", kind: "bridge", ports: ["tap1", "uplink1"], addresses: ["192.168.2.10/24"] },
+];
+
+const BRIDGE_CASES: { name: string; input: ChildCase; addresses: string[] }[] = [
+  {
+    name: "guest bridges are left out by kind; LAN bridges and a container's veth stay",
+    input: internal(DEFAULT_INTERNAL_CIDRS),
+    addresses: ["10.88.0.2", "192.168.1.10", "192.168.2.10"],
+  },
+  {
+    name: "EXCLUDE_INTERFACES=none does not bring guest bridges back",
+    input: internal(DEFAULT_INTERNAL_CIDRS, []),
+    addresses: ["10.88.0.2", "192.168.1.10", "192.168.2.10"],
+  },
+  {
+    name: "INTERFACES naming a guest bridge is the operator's choice",
+    input: internal(DEFAULT_INTERNAL_CIDRS, DEFAULT_EXCLUDE_INTERFACES, ["incusbr0", "br0"]),
+    addresses: ["10.10.10.1", "192.168.1.10"],
+  },
+];
+
+describe.skipIf(unavailable !== undefined)(
+  `bridges by kind in a network namespace${unavailable ? ` (skipped: ${unavailable})` : ""}`,
+  () => {
+    const found: Record<string, unknown> = {};
+    beforeAll(async () => {
+      const input = Object.fromEntries(BRIDGE_CASES.map((c) => [c.name, c.input]));
+      const run = await runInNamespace(
+        `${OWN_SYSFS}\n${setupScript(BRIDGES)}`,
+        [process.execPath, "tests/support/detect-child.ts", JSON.stringify(input)],
+        20_000,
+        ["--net", "--mount"],
+      );
+      if (run.exitCode !== 0) {
+        throw new Error(`namespace child failed (${run.exitCode}): ${run.stderr}`);
+      }
+      Object.assign(found, JSON.parse(run.stdout));
+    });
+
+    test.each(BRIDGE_CASES)("$name", ({ name, addresses }) => {
+      expect(found[name]).toEqual({ ok: true, source: "interfaces", addresses });
     });
   },
 );

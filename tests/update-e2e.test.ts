@@ -113,6 +113,19 @@ describe("dynip update against the fake API", () => {
     expect(heartbeatOwner("203.0.113.7", COMBINED)).toBe("edge-01");
   });
 
+  test("INTERFACES that matches no interface is a failed source: records kept, exit 1", async () => {
+    const env = host("edge-02", "192.168.1.31");
+    expect((await update(env)).code).toBe(0);
+    // The same host, now detecting from its interfaces through a mistyped INTERFACES.
+    const typo = { ...env, INTERNAL_IP_SOURCE: "interfaces", INTERFACES: "eht0" };
+    const failed = await runCli(["update"], typo);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain("INTERFACES=eht0 matches no interface on this host");
+    expect(failed.stderr).toContain("keeping the records it could have produced");
+    expect(contents(INTERNAL, "A")).toEqual(["192.168.1.31"]);
+    expect(heartbeatOwner("192.168.1.31", INTERNAL)).toBe("edge-02");
+  });
+
   test("a steady one-shot pass costs at most 1 + number of managed domains requests", async () => {
     const env = host("web-01", "192.168.1.10");
     await update(env);

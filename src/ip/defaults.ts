@@ -19,4 +19,8 @@ export const DEFAULT_EXCLUDE_INTERFACES = [
   "weave*",
   "vxlan*",
   "tunl*",
+  // Host-only networks of VirtualBox and VMware are not Linux bridges: the kind rule
+  // (src/ip/link-kind.ts) cannot see them.
+  "vboxnet*",
+  "vmnet*",
 ];

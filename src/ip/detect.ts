@@ -21,6 +21,8 @@ export interface DetectOptions {
   interfaces?: Interfaces;
   /** Replaces the text of /proc/net/if_inet6 (tests). */
   ifInet6?: string;
+  /** Replaces /sys/class/net, where link kinds are read (tests). */
+  sysfs?: string;
 }
 
 /** The three detections of one pass, run concurrently; none of them throws. */

@@ -26,6 +26,7 @@ export interface ExternalOptions {
   httpSources?: string[];
   interfaces?: Interfaces;
   ifInet6?: string;
+  sysfs?: string;
 }
 
 /** EXTERNAL_IPV4_SOURCE / EXTERNAL_IPV6_SOURCE. Never throws: a failure is `ok: false`. */
@@ -58,14 +59,9 @@ export async function detectExternal(
 function fromInterfaces(options: ExternalOptions): SourceResult {
   const source = "interfaces";
   try {
-    const { family, interfaces, include, exclude, ifInet6 } = options;
-    return {
-      ok: true,
-      source,
-      addresses: publicFromInterfaces(family, interfaces, include, exclude, ifInet6),
-    };
+    return { ok: true, source, addresses: publicFromInterfaces(options.family, options) };
   } catch (error) {
-    return { ok: false, source, error: `cannot read network interfaces: ${describe(error)}` };
+    return { ok: false, source, error: describe(error) };
   }
 }
 

@@ -1,8 +1,9 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import ipaddr from "ipaddr.js";
 import { log } from "../log.ts";
 import { type Family, format, inCidrs, isPublic, parseAddress, sortAddresses } from "./cidr.ts";
+import { isGuestBridge, SYS_CLASS_NET } from "./link-kind.ts";
 import type { Cidr, SourceResult } from "./types.ts";
 
 export type Interfaces = NodeJS.Dict<os.NetworkInterfaceInfo[]>;
@@ -77,52 +78,106 @@ export function listInterfaceAddresses(ifaces?: Interfaces, ifInet6?: string): I
   return found;
 }
 
-/** Interface globs: `include` empty means every interface; `exclude` always wins. */
-export function interfaceFilter(include: string[], exclude: string[]): (name: string) => boolean {
+/**
+ * Interface globs: `include` empty means every interface; `exclude` always wins. A guest
+ * network's bridge (see isGuestBridge) is left out unless `include` names it: the operator's
+ * explicit choice overrides the rule.
+ */
+export function interfaceFilter(
+  include: string[],
+  exclude: string[],
+  isGuest: (name: string) => boolean = () => false,
+): (name: string) => boolean {
   const included = include.map((pattern) => new Bun.Glob(pattern));
   const excluded = exclude.map((pattern) => new Bun.Glob(pattern));
-  return (name) =>
-    (included.length === 0 || included.some((glob) => glob.match(name))) &&
-    !excluded.some((glob) => glob.match(name));
+  const guests = new Map<string, boolean>();
+  const guest = (name: string) => guests.get(name) ?? guests.set(name, isGuest(name)).get(name);
+  return (name) => {
+    const chosen = included.some((glob) => glob.match(name));
+    if (included.length > 0 && !chosen) return false;
+    return !excluded.some((glob) => glob.match(name)) && (chosen || !guest(name));
+  };
 }
 
-export interface InternalOptions {
-  cidrs: Cidr[];
+/** Which interfaces to read, and where from. */
+export interface SelectOptions {
+  /** INTERFACES globs; empty means every interface. */
   include: string[];
+  /** EXCLUDE_INTERFACES globs. */
   exclude: string[];
+  /** Replaces os.networkInterfaces() (tests). */
   interfaces?: Interfaces;
+  /** Replaces the text of /proc/net/if_inet6 (tests). */
   ifInet6?: string;
+  /**
+   * The sysfs directory link kinds are read from. Default: /sys/class/net for the host's own
+   * interfaces; none (no kind known) when `interfaces` is given.
+   */
+  sysfs?: string;
+}
+
+/**
+ * The publishable addresses on the selected interfaces. Throws an Error when INTERFACES is
+ * set and names no interface that exists here (a typo such as `eht0`): finding no address
+ * there would withdraw every record this host published.
+ */
+function selectAddresses(options: SelectOptions): InterfaceAddress[] {
+  const ifaces = options.interfaces ?? os.networkInterfaces();
+  const sysfs = options.sysfs ?? (options.interfaces === undefined ? SYS_CLASS_NET : undefined);
+  if (options.include.length > 0) {
+    const names = new Set([...Object.keys(ifaces), ...linkNames(sysfs)]);
+    const globs = options.include.map((pattern) => new Bun.Glob(pattern));
+    if (![...names].some((name) => globs.some((glob) => glob.match(name)))) {
+      throw new Error(
+        `INTERFACES=${options.include.join(",")} matches no interface on this host ` +
+          `(there are: ${[...names].sort().join(", ") || "none"})`,
+      );
+    }
+  }
+  const isGuest = sysfs === undefined ? undefined : (name: string) => isGuestBridge(name, sysfs);
+  const wanted = interfaceFilter(options.include, options.exclude, isGuest);
+  return listInterfaceAddresses(options.interfaces, options.ifInet6).filter((entry) =>
+    wanted(entry.name),
+  );
+}
+
+function linkNames(sysfs: string | undefined): string[] {
+  if (sysfs === undefined) return [];
+  try {
+    return readdirSync(sysfs);
+  } catch {
+    return [];
+  }
+}
+
+export interface InternalOptions extends SelectOptions {
+  cidrs: Cidr[];
 }
 
 /** INTERNAL_IP_SOURCE=interfaces: addresses inside INTERNAL_CIDRS on the selected interfaces. */
 export function detectInternal(options: InternalOptions): SourceResult {
   const source = "interfaces";
   try {
-    const wanted = interfaceFilter(options.include, options.exclude);
-    const addresses = listInterfaceAddresses(options.interfaces, options.ifInet6)
-      .filter((entry) => wanted(entry.name) && inCidrs(entry.address, options.cidrs))
+    const addresses = selectAddresses(options)
+      .filter((entry) => inCidrs(entry.address, options.cidrs))
       .map((entry) => entry.address);
     return { ok: true, source, addresses: sortAddresses(addresses) };
   } catch (error) {
-    return {
-      ok: false,
-      source,
-      error: `cannot read network interfaces: ${error instanceof Error ? error.message : String(error)}`,
-    };
+    return { ok: false, source, error: describeFailure(error) };
   }
 }
 
-/** Public IPv4 or global IPv6 addresses on the selected interfaces (for `auto`/`interfaces`). */
-export function publicFromInterfaces(
-  family: Family,
-  ifaces: Interfaces | undefined,
-  include: string[],
-  exclude: string[],
-  ifInet6?: string,
-): string[] {
-  const wanted = interfaceFilter(include, exclude);
-  const addresses = listInterfaceAddresses(ifaces, ifInet6)
-    .filter((entry) => entry.family === family && wanted(entry.name) && isPublic(entry.address))
+/**
+ * Public IPv4 or global IPv6 addresses on the selected interfaces (for `auto`/`interfaces`).
+ * Throws what selectAddresses throws.
+ */
+export function publicFromInterfaces(family: Family, options: SelectOptions): string[] {
+  const addresses = selectAddresses(options)
+    .filter((entry) => entry.family === family && isPublic(entry.address))
     .map((entry) => entry.address);
   return sortAddresses(addresses);
+}
+
+function describeFailure(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -17,6 +17,6 @@ for (const [name, c] of Object.entries(cases)) {
   results[name] =
     c.kind === "internal"
       ? detectInternal({ ...c, cidrs: c.cidrs.map((cidr) => ipaddr.parseCIDR(cidr)) })
-      : publicFromInterfaces(c.family, undefined, c.include, c.exclude);
+      : publicFromInterfaces(c.family, { include: c.include, exclude: c.exclude });
 }
 process.stdout.write(JSON.stringify(results));

@@ -7,8 +7,14 @@
 
 export interface Link {
   name: string;
-  /** veth (both ends up, so the kernel reports it running) or an empty bridge like docker0. */
-  kind: "veth" | "bridge";
+  /**
+   * veth (both ends up, so the kernel reports it running; its peer is `<name>p`), a bridge
+   * like docker0, an ifb (a plain virtual device, standing in for a NIC where the kernel has
+   * no `dummy` driver) or a tap device (a VM's end).
+   */
+  kind: "veth" | "bridge" | "ifb" | "tap";
+  /** Links to enslave to this bridge (a veth's own name enslaves its peer, the host's end). */
+  ports?: string[];
   /** CIDR notation; IPv6 addresses get `nodad` so they are usable at once. */
   addresses: string[];
   /** Extra `ip` arguments run after the link is up, e.g. an address with lifetimes. */
@@ -24,8 +30,14 @@ export function setupScript(links: Link[]): string {
     if (link.kind === "veth") {
       const peer = shellWord(`${link.name}p`);
       lines.push(`ip link add ${name} type veth peer name ${peer}`, `ip link set ${peer} up`);
+    } else if (link.kind === "tap") {
+      lines.push(`ip tuntap add dev ${name} mode tap`);
     } else {
-      lines.push(`ip link add ${name} type bridge`);
+      lines.push(`ip link add ${name} type ${link.kind}`);
+    }
+    for (const port of link.ports ?? []) {
+      const kind = links.find((l) => l.name === port)?.kind;
+      lines.push(`ip link set ${shellWord(kind === "veth" ? `${port}p` : port)} master ${name}`);
     }
     for (const [key, value] of Object.entries(link.sysctls ?? {})) {
       lines.push(`sysctl -q -w ${shellWord(`net.ipv6.conf.${link.name}.${key}=${value}`)}`);
@@ -45,6 +57,12 @@ export interface RunResult {
   stdout: string;
   stderr: string;
 }
+
+/**
+ * Mounts the namespace's own sysfs (needs the `--mount` namespace too): /sys/class/net then
+ * lists this namespace's links and their kinds, not the host's.
+ */
+export const OWN_SYSFS = "mount -t sysfs sysfs /sys";
 
 /** Runs `setup` then `command` inside a fresh network namespace that dies with them. */
 export async function runInNamespace(

@@ -1,0 +1,68 @@
+/**
+ * What kind of link an interface is, read from the kernel (sysfs), so that guest networks are
+ * left out however their bridges are named: docker0, nerdctl0, incusbr0, mpqemubr0, virbr0,
+ * vboxnet…, a name list can never be complete. Linux only; elsewhere nothing is known and
+ * nothing is left out by kind.
+ */
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+
+/**
+ * - `bridge`: a Linux bridge (`<if>/bridge/` exists);
+ * - `tun`: a tun or tap device (`<if>/tun_flags`): a VM's or VPN's end;
+ * - `veth`: one end of a virtual Ethernet pair: a virtual device without a device type whose
+ *   `iflink` names another interface (its peer) and that has no lower device (unlike macvlan,
+ *   ipvlan and VLANs, which name their parent as a `lower_*` link);
+ * - `uplink`: anything else the kernel knows: a NIC, bond, VLAN, dummy, macvlan…;
+ * - `unknown`: not in sysfs (no such interface, no sysfs, not Linux).
+ */
+export type LinkKind = "bridge" | "tun" | "veth" | "uplink" | "unknown";
+
+/** Where the kernel lists network interfaces. */
+export const SYS_CLASS_NET = "/sys/class/net";
+
+/** The kind of interface `name`, as sysfs under `root` describes it; never throws. */
+export function linkKind(name: string, root = SYS_CLASS_NET): LinkKind {
+  const dir = join(root, name);
+  try {
+    if (!existsSync(dir)) return "unknown";
+    if (existsSync(join(dir, "bridge"))) return "bridge";
+    if (existsSync(join(dir, "tun_flags"))) return "tun";
+    const virtual = readlinkSync(dir).includes("/devices/virtual/");
+    const typed = /^DEVTYPE=/m.test(read(join(dir, "uevent")));
+    const peered = read(join(dir, "iflink")).trim() !== read(join(dir, "ifindex")).trim();
+    const lower = readdirSync(dir).some((entry) => entry.startsWith("lower_"));
+    return virtual && !typed && peered && !lower ? "veth" : "uplink";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Ports that only ever lead to guests: containers (veth), VMs (tap), nested bridges. */
+const GUEST_PORTS: ReadonlySet<LinkKind> = new Set(["veth", "tun", "bridge"]);
+
+/**
+ * Whether `name` is a bridge of a guest network: a bridge with no ports, or whose ports are
+ * all veth, tun/tap or bridges (containers and VMs behind it share its address on every host:
+ * 172.17.0.1 on docker0, 10.0.3.1 on lxcbr0). A bridge that enslaves an uplink (a NIC, bond,
+ * VLAN, dummy…) carries the host's own LAN (`br0` on a KVM host) and is not a guest network.
+ * Anything that is not a bridge, or unknown to sysfs, is not one either. Never throws.
+ */
+export function isGuestBridge(name: string, root = SYS_CLASS_NET): boolean {
+  if (linkKind(name, root) !== "bridge") return false;
+  let ports: string[];
+  try {
+    ports = readdirSync(join(root, name, "brif"));
+  } catch {
+    return false;
+  }
+  return ports.every((port) => GUEST_PORTS.has(linkKind(port, root)));
+}
+
+function read(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
