@@ -107,7 +107,7 @@ const FOUR_DOMAINS = {
   IPV6_DOMAIN: "v6.example.com",
   COMBINED_DOMAIN: "all.example.com",
   INTERNAL_IP_SOURCE: "static:192.168.1.10,10.0.0.10",
-  EXTERNAL_IPV4_SOURCE: "static:203.0.113.10",
+  EXTERNAL_IPV4_SOURCE: "static:5.6.7.10",
   EXTERNAL_IPV6_SOURCE: "static:2606:4700:10::10",
 };
 

@@ -7,7 +7,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, type Stats, statSy
 import { domainToASCII } from "node:url";
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
-import { parseAddress } from "./ip/cidr.ts";
+import { isPublic, parseAddress } from "./ip/cidr.ts";
 import type { Cidr, ExternalSource, InternalSource } from "./ip/types.ts";
 import { registerSecret } from "./log.ts";
 
@@ -166,8 +166,48 @@ export function globList(options: { noneMeansEmpty: boolean }) {
 
 type Family = "ipv4" | "ipv6" | "any";
 
-/** `static:<ip>[,<ip>...]`: addresses of the right family, canonical (IPv6 in RFC 5952 form), deduplicated. */
-function staticAddresses(list: string, family: Family, addIssue: AddIssue): string[] {
+/** ipaddr.js range names, as an operator reads them. */
+const RANGE_NAMES: Record<string, string> = {
+  private: "a private address",
+  carrierGradeNat: "a CGNAT address (100.64.0.0/10)",
+  loopback: "a loopback address",
+  linkLocal: "a link-local address",
+  unspecified: "the unspecified address",
+  multicast: "a multicast address",
+  broadcast: "the broadcast address",
+  reserved: "a reserved or documentation address",
+  uniqueLocal: "a unique local address (fc00::/7)",
+  ipv4Mapped: "an IPv4-mapped address",
+  rfc6145: "a translated address",
+  rfc6052: "a NAT64 address",
+  "6to4": "a 6to4 address",
+  teredo: "a Teredo address",
+  benchmarking: "a benchmarking address",
+  amt: "an AMT address",
+  as112v6: "an AS112 address",
+  deprecated: "a deprecated address",
+  orchid2: "an ORCHIDv2 address",
+  droneRemoteIdProtocolEntityTags: "a reserved address",
+};
+
+/** Why `ip` is not public, or undefined when it is (the rule detected addresses follow). */
+export function notPublicBecause(ip: string): string | undefined {
+  if (isPublic(ip)) return undefined;
+  const range = parseAddress(ip)?.range() ?? "";
+  return RANGE_NAMES[range] ?? "not a global unicast address";
+}
+
+/**
+ * `static:<ip>[,<ip>...]`: addresses of the right family, canonical (IPv6 in RFC 5952 form),
+ * deduplicated. With `publicOnly` (the external sources) each must be public unicast, by the
+ * same rule as detected addresses: a static address is published as this host's public one.
+ */
+function staticAddresses(
+  list: string,
+  family: Family,
+  addIssue: AddIssue,
+  publicOnly = false,
+): string[] {
   const items = splitList(list);
   if (items.length === 0) addIssue({ message: "static: needs at least one address" });
   const addresses: string[] = [];
@@ -178,6 +218,10 @@ function staticAddresses(list: string, family: Family, addIssue: AddIssue): stri
       addIssue({ message: `static address ${quote(item)} is not ${wanted} address` });
     } else if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
       addIssue({ message: `static address ${quote(item)} is an IPv4-mapped IPv6 address` });
+    } else if (publicOnly && notPublicBecause(item) !== undefined) {
+      addIssue({
+        message: `static address ${quote(item)} is ${notPublicBecause(item)}, not a public one`,
+      });
     } else if (!addresses.includes(address.toString())) {
       addresses.push(address.toString());
     }
@@ -210,7 +254,7 @@ export function externalSource(family: "ipv4" | "ipv6") {
     if (rest === undefined && kind === "none") return { kind };
     if (rest !== undefined && kind === "url") return { kind, url: echoUrl(rest, addIssue) };
     if (rest !== undefined && kind === "static") {
-      return { kind, addresses: staticAddresses(rest, family, addIssue) };
+      return { kind, addresses: staticAddresses(rest, family, addIssue, true) };
     }
     addIssue({
       message: `must be auto, interfaces, http, url:<URL>, static:<ip>[,<ip>...] or none, got ${quote(text)}`,

@@ -6,6 +6,7 @@ import { hostname as osHostname } from "node:os";
 import * as v from "valibot";
 import * as field from "./config-fields.ts";
 import { ConfigError } from "./errors.ts";
+import { inCidrs } from "./ip/cidr.ts";
 import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "./ip/defaults.ts";
 import type { Cidr, ExternalSource, InternalSource } from "./ip/types.ts";
 import { type LogFormat, type LogLevelName, redact } from "./log.ts";
@@ -192,6 +193,13 @@ function duplicateDomain(input: Domains): string | undefined {
   return undefined;
 }
 
+/** Static internal addresses that INTERNAL_CIDRS does not hold: the internal source owns only those it holds. */
+function outsideCidrs(input: Pick<Checked, "INTERNAL_IP_SOURCE" | "INTERNAL_CIDRS">): string[] {
+  const source = input.INTERNAL_IP_SOURCE;
+  if (source.kind !== "static") return [];
+  return source.addresses.filter((ip) => !inCidrs(ip, input.INTERNAL_CIDRS));
+}
+
 // A partialCheck is skipped after an issue without a path, so only the last check may lack one.
 const ConfigSchema = v.pipe(
   Fields,
@@ -209,6 +217,18 @@ const ConfigSchema = v.pipe(
     DOMAIN_PATHS,
     (input) => duplicateDomain(input) === undefined,
     (issue) => duplicateDomain(issue.input) ?? "",
+  ),
+  v.forward(
+    v.partialCheck(
+      [["INTERNAL_IP_SOURCE"], ["INTERNAL_CIDRS"]],
+      (input) => outsideCidrs(input).length === 0,
+      (issue) => {
+        const input = issue.input as Checked;
+        const ranges = input.INTERNAL_CIDRS.map(([base, bits]) => `${base}/${bits}`).join(", ");
+        return `static addresses outside INTERNAL_CIDRS (${ranges}): ${outsideCidrs(input).join(", ")}; add their range to INTERNAL_CIDRS or publish them with EXTERNAL_IPV4_SOURCE / EXTERNAL_IPV6_SOURCE`;
+      },
+    ),
+    ["INTERNAL_IP_SOURCE"],
   ),
   v.partialCheck(
     [["CLEANUP_BRAKE_HOLD_SECONDS"], ["STALE_THRESHOLD_SECONDS"]],

@@ -13,7 +13,7 @@ import { duplicates, incomplete, STACK_TRACE, slots } from "./support/invariants
 const INTERNAL = "internal.example.com";
 const EXTERNAL = "external.example.com";
 const COMBINED = "all.example.com";
-const SHARED = "203.0.113.9";
+const SHARED = "5.6.7.9";
 const MINUTE = 60_000;
 
 let fake: FakeCloudflare;

@@ -421,11 +421,8 @@ describe("address sources", () => {
     ["none", { kind: "none" }],
     ["url:https://ip.example.net/plain", { kind: "url", url: "https://ip.example.net/plain" }],
     ["url:http://127.0.0.1:9000/", { kind: "url", url: "http://127.0.0.1:9000/" }],
-    ["static:203.0.113.7", { kind: "static", addresses: ["203.0.113.7"] }],
-    [
-      "static: 203.0.113.7 , 198.51.100.1,203.0.113.7",
-      { kind: "static", addresses: ["203.0.113.7", "198.51.100.1"] },
-    ],
+    ["static:5.6.7.7", { kind: "static", addresses: ["5.6.7.7"] }],
+    ["static: 5.6.7.7 , 9.9.9.9,5.6.7.7", { kind: "static", addresses: ["5.6.7.7", "9.9.9.9"] }],
   ])("EXTERNAL_IPV4_SOURCE=%p", (value, expected) => {
     expect(load({ ...DOMAIN, EXTERNAL_IPV4_SOURCE: value }).ipv4Source).toEqual(expected as never);
   });
@@ -433,11 +430,11 @@ describe("address sources", () => {
   test("static IPv6 addresses are stored in RFC 5952 form", () => {
     const config = load({
       ...DOMAIN,
-      EXTERNAL_IPV6_SOURCE: "static:2001:DB8:0:0:0:0:0:1,2001:db8:0:0:1:0:0:1",
+      EXTERNAL_IPV6_SOURCE: "static:2606:4700:0:0:0:0:0:1,2606:4700:0:0:1:0:0:1",
     });
     expect(config.ipv6Source).toEqual({
       kind: "static",
-      addresses: ["2001:db8::1", "2001:db8::1:0:0:1"],
+      addresses: ["2606:4700::1", "2606:4700::1:0:0:1"],
     });
   });
 
@@ -463,8 +460,47 @@ describe("address sources", () => {
 
   test("INTERNAL_IP_SOURCE static takes both families", () => {
     expect(
-      load({ ...DOMAIN, INTERNAL_IP_SOURCE: "static:10.1.2.3,FD00::5" }).internalSource,
+      load({
+        ...DOMAIN,
+        INTERNAL_CIDRS: "10.0.0.0/8,fd00::/8",
+        INTERNAL_IP_SOURCE: "static:10.1.2.3,FD00::5",
+      }).internalSource,
     ).toEqual({ kind: "static", addresses: ["10.1.2.3", "fd00::5"] });
+  });
+
+  test.each([
+    ["EXTERNAL_IPV4_SOURCE", "192.168.1.10", "a private address"],
+    ["EXTERNAL_IPV4_SOURCE", "0.0.0.0", "the unspecified address"],
+    ["EXTERNAL_IPV4_SOURCE", "100.64.1.2", "a CGNAT address"],
+    ["EXTERNAL_IPV4_SOURCE", "127.0.0.1", "a loopback address"],
+    ["EXTERNAL_IPV4_SOURCE", "169.254.1.1", "a link-local address"],
+    ["EXTERNAL_IPV4_SOURCE", "224.0.0.1", "a multicast address"],
+    ["EXTERNAL_IPV4_SOURCE", "255.255.255.255", "the broadcast address"],
+    ["EXTERNAL_IPV4_SOURCE", "203.0.113.7", "a reserved or documentation address"],
+    ["EXTERNAL_IPV6_SOURCE", "fd00::1", "a unique local address"],
+    ["EXTERNAL_IPV6_SOURCE", "fe80::1", "a link-local address"],
+    ["EXTERNAL_IPV6_SOURCE", "2001:db8::1", "a reserved or documentation address"],
+    ["EXTERNAL_IPV6_SOURCE", "::", "the unspecified address"],
+  ])("%s static:%s is refused: %s", (name, ip, why) => {
+    const [problem, ...more] = problemsOf({ ...DOMAIN, [name]: `static:${ip}` });
+    expect(more).toEqual([]);
+    expect(problem).toStartWith(`${name}: static address "${ip}" is ${why}`);
+    expect(problem).toEndWith("not a public one");
+  });
+
+  test("every bad static address is named, and nothing is sent", () => {
+    const problems = problemsOf({
+      ...DOMAIN,
+      EXTERNAL_IPV4_SOURCE: "static:5.6.7.8,10.0.0.1,192.0.2.1",
+      INTERNAL_IP_SOURCE: "static:10.1.1.1,8.8.8.8,fd00::1",
+    });
+    expect(problems).toEqual([
+      expect.stringContaining('"10.0.0.1" is a private address'),
+      expect.stringContaining('"192.0.2.1" is a reserved or documentation address'),
+      "INTERNAL_IP_SOURCE: static addresses outside INTERNAL_CIDRS (10.0.0.0/8, 172.16.0.0/12, " +
+        "192.168.0.0/16): 8.8.8.8, fd00::1; add their range to INTERNAL_CIDRS or publish them " +
+        "with EXTERNAL_IPV4_SOURCE / EXTERNAL_IPV6_SOURCE",
+    ]);
   });
 
   test("each bad static address is its own problem", () => {

@@ -1,6 +1,6 @@
 /**
  * Two hosts behind one NAT publish the same external IPv4 on COMBINED_DOMAIN. Each keeps its
- * own heartbeat at `_heartbeat-203-0-113-5.D`: neither ever writes over the other's (not even
+ * own heartbeat at `_heartbeat-5-6-7-5.D`: neither ever writes over the other's (not even
  * a long-lived updater planning from records it read minutes ago), the address stays while
  * any of them still has a heartbeat there, and cleanup removes a dead sharer's heartbeat alone.
  */
@@ -13,7 +13,7 @@ import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake
 import { until } from "./support/wait.ts";
 
 const COMBINED = "all.example.com";
-const SHARED = "203.0.113.5";
+const SHARED = "5.6.7.5";
 const HEARTBEAT = heartbeatName(SHARED, COMBINED);
 const THRESHOLD = 900;
 const MINUTE = 60_000;

@@ -97,9 +97,9 @@ describe("dynip update against the fake API", () => {
   });
 
   test("a failed external detection exits 1 and deletes nothing", async () => {
-    const env = host("edge-01", "192.168.1.30", { EXTERNAL_IPV4_SOURCE: "static:203.0.113.7" });
+    const env = host("edge-01", "192.168.1.30", { EXTERNAL_IPV4_SOURCE: "static:5.6.7.7" });
     expect((await update(env)).code).toBe(0);
-    expect(contents(COMBINED, "A")).toEqual(["192.168.1.30", "203.0.113.7"]);
+    expect(contents(COMBINED, "A")).toEqual(["192.168.1.30", "5.6.7.7"]);
 
     // An echo service that is not there: the source fails, which is not "no address".
     const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
@@ -109,8 +109,8 @@ describe("dynip update against the fake API", () => {
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain("keeping the records it could have produced");
     expect(failed.stderr).not.toMatch(/\n\s+at /); // no stack trace for an expected failure
-    expect(contents(COMBINED, "A")).toEqual(["192.168.1.30", "203.0.113.7"]);
-    expect(heartbeatOwner("203.0.113.7", COMBINED)).toBe("edge-01");
+    expect(contents(COMBINED, "A")).toEqual(["192.168.1.30", "5.6.7.7"]);
+    expect(heartbeatOwner("5.6.7.7", COMBINED)).toBe("edge-01");
   });
 
   test("INTERFACES that matches no interface is a failed source: records kept, exit 1", async () => {
