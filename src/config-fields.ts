@@ -85,6 +85,19 @@ function listOr(options: readonly string[]): string {
   return `${options.slice(0, -1).join(", ")} or ${options.at(-1)}`;
 }
 
+/**
+ * RECORD_COMMENT: at most 100 characters (Cloudflare's limit on Free plans) without control
+ * characters; `none` for no comment (undefined).
+ */
+export const comment = parsed((text, addIssue): string | undefined => {
+  if (text.toLowerCase() === "none") return undefined;
+  if ([...text].length > 100)
+    addIssue({ message: "must be at most 100 characters (the Free plan's limit)" });
+  if (/\p{Cc}/u.test(text))
+    addIssue({ message: `must not hold control characters, got ${quote(text)}` });
+  return text;
+});
+
 /** ASCII characters allowed before IDNA conversion; domainToASCII silently drops or decodes others (`%41`, `/`). */
 const DOMAIN_ASCII = /^[a-z0-9.-]$/i;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;

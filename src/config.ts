@@ -26,6 +26,7 @@ export type EnvName =
   | "INSTANCE_ID"
   | "RECORD_TTL"
   | "CF_PROXIED"
+  | "RECORD_COMMENT"
   | "CF_API_TOKEN"
   | "CF_API_TOKEN_FILE"
   | "CF_ZONE_ID"
@@ -51,6 +52,7 @@ const DEFAULTS = {
   DETECT_TIMEOUT_SECONDS: "5",
   RECORD_TTL: "120",
   CF_PROXIED: "false",
+  RECORD_COMMENT: "managed by dynip",
   CF_API_URL: "https://api.cloudflare.com/client/v4",
   API_TIMEOUT_SECONDS: "30",
   BATCH_SIZE: "200",
@@ -79,6 +81,8 @@ const DESCRIPTIONS: Record<EnvName, string> = {
     "This host's id in heartbeats (default: the host name); 1-100 printable ASCII characters without spaces , \" or \\",
   RECORD_TTL: "TTL of written records: 1 (automatic) or 60-86400 seconds",
   CF_PROXIED: "Proxy public A/AAAA records through Cloudflare (true/false)",
+  RECORD_COMMENT:
+    "Comment on every record dynip creates, up to 100 characters (`none`: no comment)",
   CF_API_TOKEN: "Cloudflare API token (Zone.DNS Edit, plus Zone.Zone Read without CF_ZONE_ID)",
   CF_API_TOKEN_FILE: "File holding the API token instead of CF_API_TOKEN (chmod 600)",
   CF_ZONE_ID: "Zone id (32 hex characters); found from the domains when unset",
@@ -136,6 +140,7 @@ const Fields = v.object({
     DEFAULTS.RECORD_TTL,
   ),
   CF_PROXIED: v.optional(field.boolean, DEFAULTS.CF_PROXIED),
+  RECORD_COMMENT: v.optional(field.comment, DEFAULTS.RECORD_COMMENT),
   CF_API_TOKEN: v.optional(field.token),
   CF_API_TOKEN_FILE: v.optional(field.tokenFile),
   CF_ZONE_ID: v.optional(field.zoneId),
@@ -267,6 +272,8 @@ export interface Config {
   ttl: number;
   /** Applies to public addresses only; private ones are never proxied. */
   proxied: boolean;
+  /** Comment on created records (Cloudflare's dashboard shows it); unset for none. */
+  comment?: string;
   /** From CF_API_TOKEN or CF_API_TOKEN_FILE; registered with the logger's redaction. */
   token?: string;
   /** Lower-case hex; unset means find the zone from the domains. */
@@ -315,6 +322,7 @@ function toConfig(input: Checked): Config {
     instanceId: input.INSTANCE_ID,
     ttl: input.RECORD_TTL,
     proxied: input.CF_PROXIED,
+    comment: input.RECORD_COMMENT,
     token: input.CF_API_TOKEN ?? input.CF_API_TOKEN_FILE?.secret,
     warnings: input.CF_API_TOKEN_FILE?.warning ? [input.CF_API_TOKEN_FILE.warning] : [],
     zoneId: input.CF_ZONE_ID,

@@ -11,7 +11,9 @@ import { buildDesired, type DomainDesire, failedSources } from "./plan/desired.t
 import { describeOperation, type Operation } from "./plan/types.ts";
 import {
   type Conflict,
+  type Drift,
   findConflicts,
+  findDrifts,
   planDeregister,
   planUpdate,
   type UpdatePlanInput,
@@ -136,6 +138,7 @@ export function createUpdater(deps: UpdaterDeps) {
       now: deps.now(),
       ttl: config.ttl,
       proxied: config.proxied,
+      ...(config.comment ? { comment: config.comment } : {}),
       foreign: foreign(records),
     };
   }
@@ -149,12 +152,14 @@ export function createUpdater(deps: UpdaterDeps) {
     ops: Operation[];
     /** Hosts sharing this INSTANCE_ID: their records are kept, and the pass warns. */
     conflicts: Conflict[];
+    /** Shared address records whose settings differ from this host's: left, and warned about. */
+    drifts: Drift[];
   }
 
   function plan(desired: DomainDesire[], records: Records, deregister = false): Planned {
     const input = planInput(desired, records);
     const ops = deregister ? planDeregister({ ...input, domains }) : planUpdate(input);
-    return { ops, conflicts: findConflicts(input) };
+    return { ops, conflicts: findConflicts(input), drifts: deregister ? [] : findDrifts(input) };
   }
 
   /** Reads the zone and plans, confirming withdrawals from paged reads (see confirmWithdrawals). */
@@ -260,8 +265,9 @@ export function createUpdater(deps: UpdaterDeps) {
     makePlan: () => Promise<Planned & { records: Records }>,
   ): Promise<Operation[]> {
     for (let attempt = 1; ; attempt++) {
-      const { ops, records, conflicts } = await makePlan();
-      warnConflicts(conflicts);
+      const planned = await makePlan();
+      const { ops, records } = planned;
+      warn(planned);
       try {
         cache = await apply(ops, records, landed);
         // After a change, read again next pass: a host that raced this one (a sharer
@@ -289,13 +295,23 @@ export function createUpdater(deps: UpdaterDeps) {
     return { changed: ops.length - refreshed, refreshed };
   }
 
-  /** Hosts sharing this INSTANCE_ID: said every pass, since each keeps the other's records. */
-  function warnConflicts(conflicts: Conflict[]): void {
+  /**
+   * What the plan leaves alone but someone should know, said every pass: hosts sharing this
+   * INSTANCE_ID (each keeps the other's records), and shared address records whose settings
+   * differ from this host's (only a sole owner rewrites them).
+   */
+  function warn({ conflicts, drifts }: Pick<Planned, "conflicts" | "drifts">): void {
     for (const c of conflicts) {
       const kept = c.published ? "it stays published" : "this host does not withdraw it";
       log.warn(
         `instance id conflict: ${c.ip} at ${c.domain}: ${c.reason}; ${kept}. Another host uses ` +
           `INSTANCE_ID=${config.instanceId}: give every host its own`,
+      );
+    }
+    for (const d of drifts) {
+      log.warn(
+        `${d.ip} at ${d.domain} is shared with ${d.sharers.join(", ")} and differs from this ` +
+          `host's CF_PROXIED/RECORD_TTL (${d.change}): left as it is; give the sharers the same settings`,
       );
     }
   }
@@ -310,8 +326,9 @@ export function createUpdater(deps: UpdaterDeps) {
       const failures = failedSources(detection);
       for (const f of failures) log.warn(`${f}; keeping the records it could have produced`);
       if (deps.dryRun) {
-        const { ops, conflicts } = plan(desiredOf(detection), (await read()).records);
-        warnConflicts(conflicts);
+        const planned = plan(desiredOf(detection), (await read()).records);
+        const { ops } = planned;
+        warn(planned);
         if (ops.length === 0) deps.print("nothing to do");
         return { ok: failures.length === 0, ...report(ops) };
       }
@@ -326,8 +343,9 @@ export function createUpdater(deps: UpdaterDeps) {
     async deregister(): Promise<number> {
       const makePlan = () => readAndPlan(withdrawAll(domains), true);
       if (deps.dryRun) {
-        const { ops, conflicts } = await makePlan();
-        warnConflicts(conflicts);
+        const planned = await makePlan();
+        const { ops } = planned;
+        warn(planned);
         report(ops);
         return ops.length;
       }

@@ -65,6 +65,7 @@ describe("defaults", () => {
         instanceId: "web-01",
         ttl: 120,
         proxied: false,
+        comment: "managed by dynip",
         apiUrl: "https://api.cloudflare.com/client/v4",
         apiTimeoutSeconds: 30,
         batchSize: 200,
@@ -124,6 +125,7 @@ const BAD: Record<EnvName, string> = {
   INSTANCE_ID: "web,01",
   RECORD_TTL: "30",
   CF_PROXIED: "maybe",
+  RECORD_COMMENT: "x".repeat(101),
   CF_API_TOKEN: "bad token-value",
   CF_API_TOKEN_FILE: join(dir, "missing"),
   CF_ZONE_ID: "not-a-zone",
@@ -173,6 +175,23 @@ describe("bounds", () => {
       expect.stringMatching(
         /^CLEANUP_BRAKE_HOLD_SECONDS: must be at least STALE_THRESHOLD_SECONDS \(900\)/,
       ),
+    ]);
+  });
+});
+
+describe("RECORD_COMMENT", () => {
+  test.each([
+    ["dynip on web-01", "dynip on web-01"],
+    ["none", undefined],
+    ["NONE", undefined],
+    ["é".repeat(100), "é".repeat(100)],
+  ])("%p is %p", (text, comment) => {
+    expect(load({ ...DOMAIN, RECORD_COMMENT: text }).comment).toBe(comment as never);
+  });
+
+  test("control characters are refused", () => {
+    expect(problemsOf({ ...DOMAIN, RECORD_COMMENT: "a\nb" })).toEqual([
+      expect.stringMatching(/^RECORD_COMMENT: must not hold control characters/),
     ]);
   });
 });

@@ -11,7 +11,12 @@ import {
 import type { Cidr } from "../src/ip/types.ts";
 import type { DomainDesire, Protection } from "../src/plan/desired.ts";
 import { type Operation, toBatch } from "../src/plan/types.ts";
-import { planDeregister, planUpdate, type UpdatePlanInput } from "../src/plan/update.ts";
+import {
+  findDrifts,
+  planDeregister,
+  planUpdate,
+  type UpdatePlanInput,
+} from "../src/plan/update.ts";
 import { iso, makeRecords } from "./support/records.ts";
 
 const ME = "web-01";
@@ -459,11 +464,58 @@ describe("planUpdate", () => {
     }
   });
 
-  test("an existing address with other proxied or ttl settings is left as it is", () => {
-    const records = published("203.0.113.7", ME, EXT).map((r) =>
-      r.type === "A" ? { ...r, ttl: 1, proxied: true } : r,
+  test.each([
+    ["proxied, now not", { ttl: 1, proxied: true }, {}, "proxied true -> false, TTL 1 -> 120"],
+    ["not proxied, now proxied", { proxied: false }, { proxied: true }, "proxied false -> true"],
+    ["another TTL", { ttl: 300 }, {}, "TTL 300 -> 120"],
+    ["proxied: its TTL is Cloudflare's", { ttl: 1, proxied: true }, { proxied: true }, undefined],
+  ] as const)(
+    "the sole owner brings its address to its settings: %s",
+    (_n, was, settings, change) => {
+      const records = published("5.6.7.8", ME, EXT).map((r) =>
+        r.type === "A" ? { ...r, ...was } : r,
+      );
+      const plan = { ...input([want(EXT, ["5.6.7.8"])], records), ...settings };
+      const patches = planUpdate(plan).filter((op) => !isRefresh(op));
+      expect(patches.map((op) => op.reason)).toEqual(change ? [`5.6.7.8 settings: ${change}`] : []);
+      for (const op of patches) {
+        expect(op).toMatchObject({ kind: "patch", id: records[1]?.id });
+        expect(op.record).toEqual({
+          name: EXT,
+          type: "A",
+          content: "5.6.7.8",
+          ttl: 120,
+          proxied: plan.proxied,
+        });
+      }
+      expect(findDrifts(plan)).toEqual([]);
+    },
+  );
+
+  test("a shared address is left as it is, and the difference reported", () => {
+    const records = [
+      heartbeat("5.6.7.8", OTHER, EXT),
+      ...published("5.6.7.8", ME, EXT).map((r) => (r.type === "A" ? { ...r, ttl: 300 } : r)),
+    ];
+    const plan = input([want(EXT, ["5.6.7.8"])], records);
+    expect(planUpdate(plan).every(isRefresh)).toBe(true);
+    expect(findDrifts(plan)).toEqual([
+      { domain: EXT, ip: "5.6.7.8", change: "TTL 300 -> 120", sharers: [OTHER] },
+    ]);
+  });
+
+  test("RECORD_COMMENT goes on created records only", () => {
+    const plan = input(
+      [want(INT, ["192.168.1.10", "192.168.1.11"])],
+      published("192.168.1.11", ME),
     );
-    expect(planUpdate(input([want(EXT, ["203.0.113.7"])], records)).every(isRefresh)).toBe(true);
+    const ops = planUpdate({ ...plan, comment: "managed by dynip" });
+    const comments = ops.map((op) => [op.kind, op.record.type, op.record.comment]);
+    expect(comments).toEqual([
+      ["patch", "TXT", undefined],
+      ["create", "TXT", "managed by dynip"],
+      ["create", "A", "managed by dynip"],
+    ]);
   });
 
   test.each([

@@ -50,6 +50,12 @@ function heartbeatOwner(ip: string, domain: string): string | undefined {
   return hb[0] ? parseHeartbeat(hb[0].content)?.instanceId : undefined;
 }
 
+/** The addresses `ip` and their heartbeats, on every domain. */
+function recordsOf(ip: string) {
+  const label = `_heartbeat-${ip.replaceAll(".", "-")}.`;
+  return fake.records().filter((r) => r.content === ip || r.name.startsWith(label));
+}
+
 async function update(env: Record<string, string>, args: string[] = []) {
   const result = await runCli(["update", ...args], env);
   if (result.code !== 0) console.error(result.stderr);
@@ -124,6 +130,40 @@ describe("dynip update against the fake API", () => {
     expect(failed.stderr).toContain("keeping the records it could have produced");
     expect(contents(INTERNAL, "A")).toEqual(["192.168.1.31"]);
     expect(heartbeatOwner("192.168.1.31", INTERNAL)).toBe("edge-02");
+  });
+
+  test("turning CF_PROXIED on proxies the address this host alone publishes, in the next pass", async () => {
+    const env = host("edge-03", "192.168.1.32", { EXTERNAL_IPV4_SOURCE: "static:5.6.7.8" });
+    expect((await update(env)).code).toBe(0);
+    const a = () => fake.records().find((r) => r.type === "A" && r.content === "5.6.7.8");
+    expect(a()).toMatchObject({ proxied: false, ttl: 120 });
+    const proxied = await update({ ...env, CF_PROXIED: "true" });
+    expect(proxied.code).toBe(0);
+    expect(proxied.stderr).toContain("5.6.7.8 settings: proxied false -> true");
+    expect(a()).toMatchObject({ proxied: true });
+    // The private address is never proxied, and RECORD_TTL reaches every record.
+    await update({ ...env, CF_PROXIED: "true", RECORD_TTL: "300" });
+    const internal = recordsOf("192.168.1.32");
+    expect(internal.map((r) => [r.type, r.ttl, r.proxied]).toSorted()).toEqual([
+      ["A", 300, false],
+      ["A", 300, false],
+      ["TXT", 300, false],
+      ["TXT", 300, false],
+    ]);
+  });
+
+  test("every record dynip creates carries RECORD_COMMENT; existing comments stay", async () => {
+    const env = host("edge-04", "192.168.1.33");
+    expect((await update(env)).code).toBe(0);
+    const mine = () => recordsOf("192.168.1.33");
+    expect(mine().map((r) => r.comment)).toEqual(Array(4).fill("managed by dynip"));
+    expect((await update({ ...env, RECORD_COMMENT: "something else" })).code).toBe(0);
+    expect(mine().map((r) => r.comment)).toEqual(Array(4).fill("managed by dynip"));
+    expect((await update(host("edge-05", "192.168.1.34", { RECORD_COMMENT: "none" }))).code).toBe(
+      0,
+    );
+    const none = recordsOf("192.168.1.34");
+    expect(none.map((r) => r.comment)).toEqual([null, null, null, null]);
   });
 
   test("a steady one-shot pass costs at most 1 + number of managed domains requests", async () => {

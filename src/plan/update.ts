@@ -20,6 +20,8 @@ export interface UpdatePlanInput {
   ttl: number;
   /** CF_PROXIED; applies to public addresses only (Cloudflare refuses to proxy the rest). */
   proxied: boolean;
+  /** RECORD_COMMENT, given to every record this host creates; none when undefined. */
+  comment?: string;
   /**
    * Ids of heartbeat records that name this instance but that another host wrote, as a
    * long-lived updater knows (it remembers what it wrote): hosts sharing one INSTANCE_ID.
@@ -184,19 +186,91 @@ function append<T>(map: Map<string, T[]>, key: string, value: T): void {
 /** Heartbeat first, then the address, so an address never exists without its heartbeat. */
 function publish(ip: string, domain: string, zone: DomainRecords, input: Settings): Operation[] {
   const ops = ownHeartbeat(ip, domain, zone.claims.get(ip) ?? [], input);
-  // An existing record with other proxied/ttl settings is left as is: it may be shared,
-  // and instances with different settings must not rewrite it back and forth.
-  if (!zone.addresses.has(ip)) {
+  const wanted = addressSettings(ip, input);
+  const existing = zone.addresses.get(ip) ?? [];
+  if (existing.length === 0) {
     const record: RecordInput = {
       name: domain,
       type: recordTypeOf(ip),
       content: ip,
-      ttl: input.ttl,
-      proxied: input.proxied && isPublic(ip),
+      ...wanted,
+      ...(input.comment ? { comment: input.comment } : {}),
     };
     ops.push({ kind: "create", record, reason: `new address ${ip}` });
+    return ops;
+  }
+  // Only the sole owner brings the record to its settings: where hosts with different
+  // settings share an address, rewriting it would make them rewrite it back and forth.
+  if (othersAt(ip, zone, input.instanceId).length > 0) return ops;
+  for (const record of existing) {
+    const change = settingsChange(record, wanted);
+    if (!change) continue;
+    const body: RecordInput = { name: record.name, type: recordTypeOf(ip), content: ip, ...wanted };
+    ops.push({ kind: "patch", id: record.id, record: body, reason: `${ip} settings: ${change}` });
   }
   return ops;
+}
+
+/** CF_PROXIED (public addresses only; Cloudflare refuses the rest) and RECORD_TTL of an address. */
+function addressSettings(ip: string, input: Settings): { ttl: number; proxied: boolean } {
+  return { ttl: input.ttl, proxied: input.proxied && isPublic(ip) };
+}
+
+/** Instances other than `instanceId` with a parsable heartbeat at `ip`. */
+function othersAt(ip: string, zone: DomainRecords, instanceId: string): string[] {
+  const owners = (zone.claims.get(ip) ?? []).flatMap((c) => (c.owner ? [c.owner] : []));
+  return [...new Set(owners.filter((owner) => owner !== instanceId))];
+}
+
+/**
+ * How a record differs from the settings, as `proxied false -> true, TTL 300 -> 120`, or
+ * undefined when it does not. A proxied record's TTL is Cloudflare's (automatic), so it is
+ * compared only for records that are not to be proxied; a record whose `proxied` the API did
+ * not say is judged by its TTL alone.
+ */
+function settingsChange(
+  record: DnsRecord,
+  wanted: { ttl: number; proxied: boolean },
+): string | undefined {
+  const changes: string[] = [];
+  if (record.proxied !== undefined && record.proxied !== wanted.proxied) {
+    changes.push(`proxied ${record.proxied} -> ${wanted.proxied}`);
+  }
+  if (!wanted.proxied && record.ttl !== wanted.ttl)
+    changes.push(`TTL ${record.ttl} -> ${wanted.ttl}`);
+  return changes.length > 0 ? changes.join(", ") : undefined;
+}
+
+/** An address this host publishes whose record differs from its settings but is shared. */
+export interface Drift {
+  domain: string;
+  ip: string;
+  /** `proxied false -> true, TTL 300 -> 120` */
+  change: string;
+  /** The other instances publishing it. */
+  sharers: string[];
+}
+
+/**
+ * Records of addresses this host publishes together with other hosts whose proxied/TTL
+ * differ from this host's settings: left alone (see publish), and worth a warning once a
+ * pass. In desired order. Pure; never throws.
+ */
+export function findDrifts(input: UpdatePlanInput): Drift[] {
+  const zones = indexAll(input.desired, input.records);
+  return input.desired.flatMap((desire) => {
+    const domain = desire.domain.toLowerCase();
+    const zone = zones.get(domain) as DomainRecords;
+    return [...new Set(desire.addresses.map(canonical))].flatMap((ip) => {
+      const sharers = othersAt(ip, zone, input.instanceId);
+      if (sharers.length === 0) return [];
+      const wanted = addressSettings(ip, input);
+      return (zone.addresses.get(ip) ?? []).flatMap((record) => {
+        const change = settingsChange(record, wanted);
+        return change ? [{ domain, ip, change, sharers }] : [];
+      });
+    });
+  });
 }
 
 /**
@@ -219,6 +293,7 @@ function ownHeartbeat(ip: string, domain: string, claims: Claim[], input: Settin
       type: "TXT",
       content,
       ttl: input.ttl,
+      ...(input.comment ? { comment: input.comment } : {}),
     };
     return [{ kind: "create", record, reason: `heartbeat for ${ip}${beside}` }];
   }
