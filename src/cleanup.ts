@@ -104,7 +104,10 @@ export interface CleanerDeps extends ReaderOptions {
   maxDeleteRatio: number;
   /** CLEANUP_BRAKE_HOLD_SECONDS */
   holdSeconds: number;
-  /** Seconds since cleanup's client last saw a 429, a 5xx or no answer; undefined if never. */
+  /**
+   * Seconds since cleanup's client last saw a 429, a 5xx, no answer or a nearly spent request
+   * budget (createTroubleWatch); undefined if never.
+   */
   troubleAgoSeconds: () => number | undefined;
   print: (line: string) => void;
 }
@@ -130,6 +133,16 @@ export interface CycleResult {
    * Why part of the cycle judged nothing (no usable clock, a name too big to read in one
    * answer): the records there were kept, and the cycle did not fully succeed.
    */
+  problems: string[];
+}
+
+/** A domain after its confirming read, before the brake. */
+interface Confirmed {
+  view: DomainView;
+  /** Candidates the confirming read still finds deletable. */
+  deletable: Entry[];
+  /** False when nothing could be judged here (no clock): nothing is deleted. */
+  judged: boolean;
   problems: string[];
 }
 
@@ -161,31 +174,61 @@ export function createCleaner(deps: CleanerDeps) {
   const reader = createReader(deps);
   const applier = createApplier(deps.client);
 
-  /** One domain: judged only on Cloudflare's clock, confirmed by a second read, braked. */
-  async function planDomain(view: DomainView): Promise<DomainPlan> {
+  /**
+   * When this process first saw each domain silent (no host beating, see isSilent), cycle
+   * after cycle without a break; monotonic milliseconds. A cycle that fails, or a domain read
+   * without Cloudflare's clock, ends the watch.
+   */
+  const silentSince = new Map<string, number>();
+
+  /** One domain's candidates, judged only on Cloudflare's clock and confirmed by a second read. */
+  async function confirmDomain(view: DomainView): Promise<Confirmed> {
     const noClock = `no usable Date header from Cloudflare while reading ${view.domain}: ages cannot be measured on Cloudflare's clock, so nothing there is deleted this cycle`;
-    if (view.clock !== "cloudflare") return { view, operations: [], problems: [noClock] };
+    if (view.clock !== "cloudflare")
+      return { view, deletable: [], judged: false, problems: [noClock] };
     const candidates = view.entries.filter((e) => e.delete);
-    if (candidates.length === 0) return { view, operations: [], problems: [] };
+    if (candidates.length === 0) return { view, deletable: [], judged: true, problems: [] };
     const confirmed = await reader.confirm(view, candidates);
-    const problems = confirmed.dated ? [] : [noClock];
-    if (confirmed.unread.length > 0) {
-      problems.push(
-        `the heartbeat names of ${confirmed.unread.join(", ")} at ${view.domain} hold more records than one answer lists, so they cannot be read as one snapshot: kept`,
-      );
+    if (!confirmed.dated) return { view, deletable: [], judged: false, problems: [noClock] };
+    const problems =
+      confirmed.unread.length === 0
+        ? []
+        : [
+            `the heartbeat names of ${confirmed.unread.join(", ")} at ${view.domain} hold more records than one answer lists, so they cannot be read as one snapshot: kept`,
+          ];
+    return { view, deletable: confirmed.entries, judged: true, problems };
+  }
+
+  /**
+   * One domain through the brake. `troubleAgo` is read once for the whole cycle, after every
+   * read of it, so no domain decides before a later read's trouble is known.
+   */
+  function brakeDomain(c: Confirmed, troubleAgo: number | undefined, now: number): DomainPlan {
+    const { view, problems } = c;
+    if (!c.judged) {
+      silentSince.delete(view.domain);
+      return { view, operations: [], problems };
     }
+    const since = silentSince.get(view.domain);
     const decision = applyBrake({
       entries: view.entries,
-      deletable: confirmed.entries,
+      deletable: c.deletable,
       maxDeleteRatio: deps.maxDeleteRatio,
       holdSeconds: deps.holdSeconds,
       thresholdSeconds: deps.thresholdSeconds,
-      troubleAgoSeconds: deps.troubleAgoSeconds(),
+      troubleAgoSeconds: troubleAgo,
+      silentForSeconds: since === undefined ? 0 : (now - since) / 1000,
       force: deps.force,
     });
+    if (decision.silent) silentSince.set(view.domain, since ?? now);
+    else silentSince.delete(view.domain);
     const operations = planCleanup(decision.release);
-    if (decision.reason && decision.held.length === 0 && decision.release.some(removesAddress)) {
-      log.warn(`brake overridden by --force in ${view.domain}: ${decision.reason}`);
+    if (decision.reason && decision.held.length === 0) {
+      const why = deps.force
+        ? "overridden by --force"
+        : "engaged, but these have been stale for longer than the hold";
+      if (decision.release.some(removesAddress))
+        log.warn(`brake ${why} in ${view.domain}: ${decision.reason}`);
     }
     if (decision.held.length === 0) return { view, operations, problems };
     const held: Held = {
@@ -199,7 +242,10 @@ export function createCleaner(deps: CleanerDeps) {
 
   async function plan(): Promise<DomainPlan[]> {
     const views = await reader.readAll();
-    return Promise.all(views.map(planDomain));
+    const confirmed = await Promise.all(views.map(confirmDomain));
+    const troubleAgo = deps.troubleAgoSeconds();
+    const now = performance.now();
+    return confirmed.map((c) => brakeDomain(c, troubleAgo, now));
   }
 
   function reportHeld(plans: DomainPlan[]): Held[] {
@@ -210,9 +256,9 @@ export function createCleaner(deps: CleanerDeps) {
       const more = h.addresses.length > 10 ? ` and ${h.addresses.length - 10} more` : "";
       log.warn(
         `brake: holding the deletion of ${h.addresses.length} address(es) in ${h.domain} ` +
-          `(${shown}${more}): ${h.reason}. They go once stale for longer than ` +
-          `CLEANUP_BRAKE_HOLD_SECONDS=${deps.holdSeconds}; \`dynip cleanup --once --force\` ` +
-          "deletes them now",
+          `(${shown}${more}): ${h.reason}. They go once the cause is gone and they have been ` +
+          `stale for longer than CLEANUP_BRAKE_HOLD_SECONDS=${deps.holdSeconds}; ` +
+          "`dynip cleanup --once --force` deletes them now",
       );
       if (deps.dryRun)
         deps.print(`would hold ${h.addresses.length} address(es) in ${h.domain}: ${h.reason}`);
@@ -220,7 +266,17 @@ export function createCleaner(deps: CleanerDeps) {
     return held;
   }
 
+  /** A failed cycle saw nothing: whatever silence was being watched, the watch starts again. */
   async function cycle(): Promise<CycleResult> {
+    try {
+      return await attempts();
+    } catch (error) {
+      silentSince.clear();
+      throw error;
+    }
+  }
+
+  async function attempts(): Promise<CycleResult> {
     let deleted = 0;
     for (let attempt = 1; ; attempt++) {
       const plans = await plan();

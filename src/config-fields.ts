@@ -311,8 +311,9 @@ export const MAX_TOKEN_FILE_BYTES = 4096;
  */
 export const tokenFile = parsed((path, addIssue): { secret: string; warning?: string } => {
   let content: string;
+  let mode: number;
   try {
-    content = readSmallRegularFile(path, MAX_TOKEN_FILE_BYTES);
+    ({ content, mode } = readSmallRegularFile(path, MAX_TOKEN_FILE_BYTES));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     addIssue({ message: `cannot read ${quote(path)} (${code})` });
@@ -322,11 +323,14 @@ export const tokenFile = parsed((path, addIssue): { secret: string; warning?: st
   registerSecret(secret);
   if (!secret) addIssue({ message: `${quote(path)} is empty` });
   else if (!TOKEN.test(secret)) addIssue({ message: `the token in ${quote(path)} ${TOKEN_RULE}` });
-  return { secret, warning: sharedFileWarning(path) };
+  return { secret, warning: sharedFileWarning(path, mode) };
 });
 
-/** The whole file as UTF-8; throws an Error saying why when it is not a regular file of at most `limit` bytes. */
-function readSmallRegularFile(path: string, limit: number): string {
+/**
+ * The whole file as UTF-8 and its permission bits, both from one open descriptor; throws an
+ * Error saying why when it is not a regular file of at most `limit` bytes.
+ */
+function readSmallRegularFile(path: string, limit: number): { content: string; mode: number } {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const stat = fstatSync(fd);
@@ -336,7 +340,7 @@ function readSmallRegularFile(path: string, limit: number): string {
     const buffer = Buffer.alloc(limit + 1);
     const length = readSync(fd, buffer, 0, buffer.length, 0);
     if (length > limit) throw new Error(`more than a token file's ${limit} bytes`);
-    return buffer.subarray(0, length).toString("utf8");
+    return { content: buffer.subarray(0, length).toString("utf8"), mode: stat.mode };
   } finally {
     closeSync(fd);
   }
@@ -350,9 +354,9 @@ function fileKind(stat: Stats): string {
   return "not a file";
 }
 
-function sharedFileWarning(path: string): string | undefined {
+function sharedFileWarning(path: string, mode: number): string | undefined {
   // Windows has no Unix permission bits; its mode is synthesised and always looks shared.
-  if (process.platform === "win32" || (statSync(path).mode & 0o077) === 0) return undefined;
+  if (process.platform === "win32" || (mode & 0o077) === 0) return undefined;
   return `CF_API_TOKEN_FILE: ${path} is readable by group or others; run chmod 600 ${path}`;
 }
 

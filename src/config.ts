@@ -241,7 +241,7 @@ const ConfigSchema = v.pipe(
       input.CLEANUP_BRAKE_HOLD_SECONDS === undefined ||
       input.CLEANUP_BRAKE_HOLD_SECONDS >= input.STALE_THRESHOLD_SECONDS,
     (issue) =>
-      `CLEANUP_BRAKE_HOLD_SECONDS: must be at least STALE_THRESHOLD_SECONDS (${(issue.input as Checked).STALE_THRESHOLD_SECONDS}): the hold is how much longer than the threshold braked deletions wait`,
+      `CLEANUP_BRAKE_HOLD_SECONDS: must be at least STALE_THRESHOLD_SECONDS (${(issue.input as Checked).STALE_THRESHOLD_SECONDS}): braked addresses go once they have been stale for longer than the hold, which should be much longer than the threshold`,
   ),
   v.partialCheck(
     DOMAIN_PATHS,

@@ -3,7 +3,7 @@ import type { CloudflareClient } from "./cloudflare/client.ts";
 import type { DnsRecord } from "./cloudflare/types.ts";
 import { type Config, managedDomains } from "./config.ts";
 import { DynipError } from "./errors.ts";
-import { heartbeatName, parseHeartbeat } from "./heartbeat.ts";
+import { canonicalIp, heartbeatName, parseHeartbeat } from "./heartbeat.ts";
 import { summarize } from "./ip/detect.ts";
 import type { Detection } from "./ip/types.ts";
 import { log } from "./log.ts";
@@ -90,7 +90,10 @@ export function createUpdater(deps: UpdaterDeps) {
       return { records: new Map(domains.map((d) => [d, []])), atomic: new Set(domains) };
     // One list per domain, all at once: a pass costs one round trip of latency, not four.
     const reads = await Promise.all(
-      domains.map(async (d) => [d, await readDomain(client, await zoneOf(d), d)] as const),
+      domains.map(async (d) => {
+        const zone = await zoneOf(d);
+        return [d, await readDomain(client, zone, d, { tolerateMoves: true })] as const;
+      }),
     );
     passesSinceRead = 0;
     for (const [, r] of reads) if (r.serverNow !== undefined) since ??= r.serverNow;
@@ -186,7 +189,8 @@ export function createUpdater(deps: UpdaterDeps) {
     for (const op of ops.filter(removesAddress)) {
       const domain = domainOf(op.record.name, domains);
       if (!domain || zone.atomic.has(domain)) continue;
-      byDomain.set(domain, [...(byDomain.get(domain) ?? []), op.record.content]);
+      const ip = canonicalIp(op.record.content) ?? op.record.content;
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), ip]);
     }
     if (byDomain.size === 0) return zone.records;
     const records: Records = new Map(zone.records);
@@ -326,7 +330,7 @@ export function createUpdater(deps: UpdaterDeps) {
       const failures = failedSources(detection);
       for (const f of failures) log.warn(`${f}; keeping the records it could have produced`);
       if (deps.dryRun) {
-        const planned = plan(desiredOf(detection), (await read()).records);
+        const planned = await readAndPlan(desiredOf(detection));
         const { ops } = planned;
         warn(planned);
         if (ops.length === 0) deps.print("nothing to do");

@@ -41,17 +41,24 @@ const READ_ATTEMPTS = 3;
  * Reads the managed names of one domain with one list (paged): `D` and `_heartbeat-*.D`.
  * `name.endswith` also returns look-alikes (`xinternal.example.com`) and deeper names;
  * they are dropped here so nothing downstream can ever touch them. A read during which the
- * records visibly moved between pages is repeated, at most three times in all; then it throws
- * a DynipError (nothing may be judged from it). Other API errors are thrown as they come.
+ * records visibly moved between pages is repeated, at most three times in all; then it
+ * throws a DynipError, or, with `tolerateMoves` (the updater, whose withdrawals are confirmed
+ * by readHeartbeats and whose refreshes must not stop in a busy zone), the third read is used
+ * as it came, not atomic. Other API errors are thrown as they come.
  */
 export async function readDomain(
   client: CloudflareClient,
   zoneId: string,
   domain: string,
+  options: { tolerateMoves?: boolean } = {},
 ): Promise<DomainRead> {
   for (let attempt = 1; ; attempt++) {
+    const last = attempt >= READ_ATTEMPTS;
     try {
-      const list = await client.listRecords(zoneId, { nameEndsWith: domain });
+      const tolerateMoves = last && options.tolerateMoves === true;
+      const list = await client.listRecords(zoneId, { nameEndsWith: domain }, { tolerateMoves });
+      if (list.moved)
+        log.info(`the records of ${domain} kept moving (${list.moved}); read as they came`);
       return {
         records: list.records.filter((r) => domainOf(r.name, [domain]) === domain),
         serverNow: unixSeconds(list.serverDate),
@@ -59,10 +66,10 @@ export async function readDomain(
       };
     } catch (error) {
       if (!(error instanceof ListingChangedError)) throw error;
-      if (attempt >= READ_ATTEMPTS) {
+      if (last) {
         throw new DynipError(
           `the records of ${domain} kept changing while being read page by page ` +
-            `(${READ_ATTEMPTS} reads); nothing was judged from them: ${error.detail}`,
+            `(${READ_ATTEMPTS} reads), so no complete read of them was had: ${error.detail}`,
         );
       }
       log.info(`${error.message}; reading ${domain} again`);
@@ -72,7 +79,7 @@ export async function readDomain(
 
 /** The heartbeats at chosen names, each name read in one answer. */
 export interface HeartbeatRead {
-  /** Every TXT record (parsable or not) at `_heartbeat-<ip>.D`, by canonical address. */
+  /** Every TXT record (parsable or not) at `_heartbeat-<ip>.D`, by address as passed in. */
   byIp: Map<string, DnsRecord[]>;
   /** Addresses whose heartbeat name no single answer could hold: nothing may be judged there. */
   unread: string[];
@@ -131,7 +138,10 @@ export async function readHeartbeats(
         return;
       }
       // Sibling groups differ at the character they were split on, so no other group's name
-      // can come back under this prefix: every wanted name in the answer is this group's.
+      // can come back under this prefix: every wanted name in the answer is this group's. (A
+      // group split off as the name equal to its parent's prefix would be the exception, but
+      // one heartbeat name is never a prefix of another: both end in `.D` and their first
+      // label holds no dot.)
       for (const record of answer.records) {
         const ip = byName.get(record.name.toLowerCase());
         if (ip !== undefined && record.type === "TXT") read.byIp.get(ip)?.push(record);

@@ -363,6 +363,16 @@ describe("bounded answers", () => {
     expect(error.message).toContain("answer larger than 32 MiB");
   });
 
+  test("an error chain nested 30,000 deep is cut, not a stack overflow", async () => {
+    const depth = 30_000;
+    const link = '{"code":1004,"message":"deeper","error_chain":[';
+    const body = `{"success":false,"messages":[],"result":null,"errors":[${link.repeat(depth)}${"]}".repeat(depth)}]}`;
+    fake.inject({ fault: { kind: "malformed", body } });
+    const error = await rejection(clientFor(fake).listRecords(fake.zone.id, {}));
+    expect(error).toBeInstanceOf(CloudflareApiError);
+    expect(error.message).toContain("1004 deeper (1004 deeper (1004 deeper))");
+  });
+
   test("an error list of 50,000 entries makes one short message", async () => {
     const errors = Array.from({ length: 50_000 }, (_, i) => ({
       code: 1004,

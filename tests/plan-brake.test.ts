@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { DnsRecord } from "../src/cloudflare/types.ts";
 import { formatHeartbeat, heartbeatName } from "../src/heartbeat.ts";
-import { applyBrake, type BrakeInput } from "../src/plan/brake.ts";
+import { applyBrake, type BrakeInput, isSilent } from "../src/plan/brake.ts";
 import { classify } from "../src/plan/classify.ts";
 import { makeRecords } from "./support/records.ts";
 
@@ -36,6 +36,7 @@ function brake(
     maxDeleteRatio: 0.5,
     holdSeconds: HOLD,
     thresholdSeconds: THRESHOLD,
+    silentForSeconds: 0,
     force: false,
     ...rest,
   });
@@ -47,29 +48,35 @@ function brake(
 }
 
 describe("applyBrake", () => {
+  const PAST_HOLD = THRESHOLD + HOLD + 1;
   test.each([
     ["nothing stale", 10, 0, {}, { released: 0, held: 0 }],
     ["half the addresses: not more than the share", 5, 5, {}, { released: 5, held: 0 }],
     ["more than half: held", 4, 6, {}, { released: 0, held: 6 }],
-    ["all of them: held", 0, 10, {}, { released: 0, held: 10 }],
     [
-      "more than half, stale past the hold: released",
+      "more than half, stale for longer than the hold",
       4,
       6,
-      { deadAge: HOLD + 1 },
+      { deadAge: PAST_HOLD },
       { released: 6, held: 0 },
     ],
-    ["exactly the hold: still held", 4, 6, { deadAge: HOLD }, { released: 0, held: 6 }],
-    ["three addresses are too few for the ratio", 0, 3, {}, { released: 3, held: 0 }],
+    [
+      "stale for exactly the hold: still held",
+      4,
+      6,
+      { deadAge: PAST_HOLD - 1 },
+      { released: 0, held: 6 },
+    ],
+    ["three addresses are too few for the share", 1, 2, {}, { released: 2, held: 0 }],
     ["four are enough", 1, 3, {}, { released: 0, held: 3 }],
     [
-      "ratio 0: any address deletion is held",
+      "share 0: any address deletion is held",
       9,
       1,
       { maxDeleteRatio: 0 },
       { released: 0, held: 1 },
     ],
-    ["ratio 1: never by share", 0, 10, { maxDeleteRatio: 1 }, { released: 10, held: 0 }],
+    ["share 1: never by share", 1, 9, { maxDeleteRatio: 1 }, { released: 9, held: 0 }],
     [
       "trouble within the threshold holds one death",
       9,
@@ -77,18 +84,68 @@ describe("applyBrake", () => {
       { troubleAgoSeconds: 900 },
       { released: 0, held: 1 },
     ],
+    [
+      "trouble holds whatever the age",
+      9,
+      1,
+      { troubleAgoSeconds: 5, deadAge: 99_999 },
+      { released: 0, held: 1 },
+    ],
     ["trouble longer ago does not", 9, 1, { troubleAgoSeconds: 901 }, { released: 1, held: 0 }],
+    ["silence: nobody beats, all held", 0, 10, {}, { released: 0, held: 10 }],
+    ["silence holds whatever the age", 0, 10, { deadAge: 99_999 }, { released: 0, held: 10 }],
+    ["silence holds a lone dead host too", 0, 1, {}, { released: 0, held: 1 }],
+    [
+      "silence watched for longer than the hold",
+      0,
+      10,
+      { deadAge: PAST_HOLD, silentForSeconds: HOLD + 1 },
+      { released: 10, held: 0 },
+    ],
+    [
+      "…but only what has been stale long enough",
+      0,
+      10,
+      { silentForSeconds: HOLD + 1 },
+      { released: 0, held: 10 },
+    ],
     ["--force releases everything", 0, 10, { force: true }, { released: 10, held: 0 }],
   ] as const)("%s", (_name, live, dead, options, expected) => {
     expect(brake(live, dead, options)).toMatchObject(expected);
   });
 
+  test("silence: the freshest heartbeat older than half the threshold, or none readable", () => {
+    // The live hosts last beat 451 s ago: nobody has written for more than half of 900 s.
+    const quiet = domain(0, 4, 451);
+    expect(isSilent(quiet.entries, THRESHOLD)).toBe(true);
+    expect(isSilent(domain(1, 9).entries, THRESHOLD)).toBe(false);
+    expect(isSilent(domain(0, 4, 450).entries, THRESHOLD)).toBe(false);
+    const wiped = classify({
+      domain: D,
+      records: [record(D, "A", "10.0.0.1", { created: 9000 })],
+      serverNow: NOW,
+      thresholdSeconds: THRESHOLD,
+    });
+    expect(isSilent(wiped, THRESHOLD)).toBe(true);
+    expect(isSilent([], THRESHOLD)).toBe(false);
+  });
+
+  test("addresses without a readable heartbeat are held under the share rule, however old", () => {
+    // Heartbeats wiped (or written in a format this version cannot read) beside live hosts.
+    const records = Array.from({ length: 6 }, (_, i) =>
+      record(D, "A", `10.0.1.${i + 1}`, { created: 99_999 }),
+    );
+    const { released, held } = brake(4, 0, { extra: records });
+    expect({ released, held }).toEqual({ released: 0, held: 6 });
+  });
+
   test("the reason names every cause and the setting behind it", () => {
     const { reason } = brake(0, 10, { troubleAgoSeconds: 12.4 });
     expect(reason).toBe(
-      "10 of 10 addresses would go at once, more than CLEANUP_MAX_DELETE_RATIO=0.5; cleanup " +
-        "itself was rate limited or saw API errors 12 s ago, within STALE_THRESHOLD_SECONDS=900: " +
-        "this looks like an outage rather than deaths",
+      "no host has beaten here for 1000 s, more than half of STALE_THRESHOLD_SECONDS=900; " +
+        "cleanup itself was rate limited or saw API errors 12 s ago, within " +
+        "STALE_THRESHOLD_SECONDS=900; 10 of 10 addresses would go at once, more than " +
+        "CLEANUP_MAX_DELETE_RATIO=0.5: this looks like an outage rather than deaths",
     );
     expect(brake(5, 5).reason).toBe("");
     // Forced, the reason is still given, so the override can be logged.
@@ -108,6 +165,7 @@ describe("applyBrake", () => {
       maxDeleteRatio: 0.5,
       holdSeconds: HOLD,
       thresholdSeconds: THRESHOLD,
+      silentForSeconds: 0,
       force: false,
     });
     expect(decision.held).toHaveLength(9);

@@ -180,6 +180,28 @@ describe("two hosts with one INSTANCE_ID", () => {
   });
 });
 
+describe("a busy zone", () => {
+  test("records that never stop moving between pages do not stop this host's refresh", async () => {
+    // 5,200 records (two pages), and another host writes before every second page.
+    for (let i = 0; i < 2600; i++) seedPublished(`10.1.${i >> 8}.${i & 255}`, `other-${i}`, 60);
+    seedPublished("10.0.0.1", "web", 300);
+    let n = 0;
+    fake.inject({
+      times: Infinity,
+      when: (r) => {
+        if (r.query.get("page") === "2") seedPublished(`10.2.0.${++n}`, `new-${n}`, 0);
+        return false;
+      },
+      fault: { kind: "delay", ms: 0 },
+    });
+    const result = await runCli(["update"], host("web", "10.0.0.1"));
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("kept moving");
+    const beat = fake.records().find((r) => r.name === heartbeatName("10.0.0.1", D));
+    expect(Date.parse(beat?.modified_on ?? "")).toBe(fake.clock.now());
+  });
+});
+
 describe("81057 is a race", () => {
   test("a batch answered 81057 is re-read and re-planned, and the pass succeeds", async () => {
     fake.inject({
@@ -197,6 +219,7 @@ describe("81057 is a race", () => {
 
   test("cleanup re-plans after 81057 too", async () => {
     seedPublished("10.0.0.5", "dead", 2000);
+    for (const i of [1, 2, 3]) seedPublished(`10.0.0.${i}`, `web-0${i}`, 30);
     fake.inject({
       method: "POST",
       path: /\/batch$/,
@@ -204,6 +227,6 @@ describe("81057 is a race", () => {
     });
     const result = await runCli(["cleanup", "--once"], host("cleanup", "10.0.0.9"));
     expect(result.code).toBe(0);
-    expect(addresses()).toEqual([]);
+    expect(addresses()).toEqual(["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
   });
 });

@@ -97,6 +97,23 @@ describe("readDomain", () => {
     const whole = await readDomain(clientOf(100), fake.zone.id, D);
     expect(whole.atomic).toBe(true);
   });
+
+  test("tolerating moves, the third read is used as it came, and not called atomic", async () => {
+    seedHosts(15);
+    let n = 0;
+    fake.inject({
+      times: Infinity,
+      when: (r) => {
+        if (page(r) === "2") fake.seed({ name: D, type: "A", content: `10.9.9.${++n}` });
+        return false;
+      },
+      fault: { kind: "delay", ms: 0 },
+    });
+    const read = await readDomain(clientOf(10), fake.zone.id, D, { tolerateMoves: true });
+    expect(read.atomic).toBe(false);
+    expect(read.records.length).toBeGreaterThanOrEqual(30);
+    expect(gets().filter((r) => page(r) === "1")).toHaveLength(3);
+  });
 });
 
 describe("readHeartbeats", () => {

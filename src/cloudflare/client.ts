@@ -56,6 +56,8 @@ export interface RecordList {
   serverDate?: Date;
   /** Requests the listing took. One answer is one consistent snapshot; several are not. */
   pages: number;
+  /** How the list was seen to move while being read (only when moves were tolerated). */
+  moved?: string;
 }
 
 /** The first page of a listing, never paged further. */
@@ -75,9 +77,14 @@ export interface CloudflareClient {
    * when the list visibly changed between pages (total count moved, a record listed on two
    * pages, fewer records than counted): records may then have shifted past a page unseen.
    * A change that keeps the count and shifts nothing in view can still go unnoticed; decisions
-   * that delete must rest on `listPage` answers that are `complete`.
+   * that delete must rest on `listPage` answers that are `complete`. With `tolerateMoves` it
+   * reads on instead and says so in `moved` (records may be missing or out of date).
    */
-  listRecords(zoneId: string, filter: ListFilter): Promise<RecordList>;
+  listRecords(
+    zoneId: string,
+    filter: ListFilter,
+    options?: { tolerateMoves?: boolean },
+  ): Promise<RecordList>;
   /** One request: the first `perPage` records matching the filter, and whether that is all. */
   listPage(zoneId: string, filter: ListFilter): Promise<PageList>;
   createRecord(zoneId: string, record: RecordInput): Promise<DnsRecord>;
@@ -135,8 +142,14 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
 
   return {
     pageSize: perPage,
-    listRecords: (zoneId, filter) =>
-      listAll(transport, records(zoneId), filterQuery(filter), perPage),
+    listRecords: (zoneId, filter, options = {}) =>
+      listAll(
+        transport,
+        records(zoneId),
+        filterQuery(filter),
+        perPage,
+        options.tolerateMoves ?? false,
+      ),
 
     async listPage(zoneId, filter) {
       const query = { ...filterQuery(filter), page: "1", per_page: String(perPage) };
@@ -230,12 +243,17 @@ async function listAll(
   path: string,
   filter: Record<string, string>,
   perPage: number,
+  tolerate: boolean,
 ): Promise<RecordList> {
   const byId = new Map<string, DnsRecord>();
   const request = `GET ${path}`;
   const inconsistent = (problem: string) =>
     new CloudflareResponseError(`inconsistent paging: ${problem}`, 200, request);
-  const changed = (detail: string) => new ListingChangedError(detail, request);
+  let moved: string | undefined;
+  const changed = (detail: string) => {
+    moved ??= detail;
+    if (!tolerate) throw new ListingChangedError(detail, request);
+  };
   let total: number | undefined;
   let serverDate: Date | undefined;
   let dated = true;
@@ -252,7 +270,7 @@ async function listAll(
     serverDate = earliest(serverDate, answer.serverDate);
     if (totalCount !== undefined) {
       if (total !== undefined && totalCount !== total) {
-        throw changed(`${total} records counted on page 1, ${totalCount} on page ${page}`);
+        changed(`${total} records counted on page 1, ${totalCount} on page ${page}`);
       }
       total = totalCount;
     }
@@ -260,17 +278,18 @@ async function listAll(
     if (repeated > 0 && repeated === result.length) {
       throw inconsistent(`page ${page} only repeats earlier records`);
     }
-    if (repeated > 0) throw changed(`${repeated} record(s) of earlier pages again on page ${page}`);
+    if (repeated > 0) changed(`${repeated} record(s) of earlier pages again on page ${page}`);
     for (const found of result) byId.set(found.id, found);
     // Without result_info an empty page is the only end marker; Cloudflare always sends it.
     if (result.length === 0 || (totalPages !== undefined && page >= totalPages)) {
       if (total !== undefined && byId.size !== total) {
-        throw changed(`${byId.size} records read of ${total} counted`);
+        changed(`${byId.size} records read of ${total} counted`);
       }
       return {
         records: [...byId.values()],
         serverDate: dated ? serverDate : undefined,
         pages: page,
+        ...(moved === undefined ? {} : { moved }),
       };
     }
     if (page >= MAX_PAGES || (totalPages ?? 0) > MAX_PAGES) {

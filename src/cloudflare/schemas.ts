@@ -11,6 +11,27 @@ const ErrorDetailSchema: v.GenericSchema<CloudflareErrorDetail> = v.object({
   error_chain: v.optional(v.array(v.lazy(() => ErrorDetailSchema))),
 });
 
+/** How deep an answer's `error_chain` is followed; deeper links are dropped before validation. */
+const CHAIN_DEPTH = 3;
+
+/**
+ * The parsed answer with every `error_chain` cut after three levels: validating, redacting or
+ * searching a chain nested 30,000 deep would overflow the stack. Anything that is not an
+ * envelope-shaped object comes back as it is, for the schema to refuse. Never throws.
+ */
+export function withShallowChains(json: unknown): unknown {
+  const cut = (errors: unknown, depth: number): unknown => {
+    if (!Array.isArray(errors)) return errors;
+    return errors.map((e) => {
+      if (typeof e !== "object" || e === null || !("error_chain" in e)) return e;
+      const { error_chain, ...rest } = e as { error_chain: unknown };
+      return depth >= CHAIN_DEPTH ? rest : { ...rest, error_chain: cut(error_chain, depth + 1) };
+    });
+  };
+  if (typeof json !== "object" || json === null || !("errors" in json)) return json;
+  return { ...json, errors: cut((json as { errors: unknown }).errors, 1) };
+}
+
 export const EnvelopeSchema = v.object({
   success: v.boolean(),
   errors: v.array(ErrorDetailSchema),

@@ -9,7 +9,7 @@ import { CloudflareNetworkError, CloudflareResponseError } from "../errors.ts";
 import { log, redact, registerSecret } from "../log.ts";
 import { apiError } from "./api-error.ts";
 import { backoffDelay, isRetryableStatus, parseRetryAfter } from "./retry.ts";
-import { describeIssues, type Envelope, EnvelopeSchema } from "./schemas.ts";
+import { describeIssues, type Envelope, EnvelopeSchema, withShallowChains } from "./schemas.ts";
 
 export interface RequestInfo {
   method: string;
@@ -209,7 +209,7 @@ function readEnvelope(
     if (answer.text.trim() === "") throw fail("expected JSON, got an empty answer");
     throw fail("invalid JSON (the answer looks cut off)");
   }
-  const parsed = v.safeParse(EnvelopeSchema, json);
+  const parsed = v.safeParse(EnvelopeSchema, withShallowChains(json));
   if (!parsed.success) {
     throw fail(`not a Cloudflare API envelope (${describeIssues(parsed.issues, "answer")})`);
   }
