@@ -110,6 +110,8 @@ export interface CleanerDeps extends ReaderOptions {
    */
   troubleAgoSeconds: () => number | undefined;
   print: (line: string) => void;
+  /** Monotonic milliseconds, for watching a silent domain; default performance.now. */
+  monotonic?: () => number;
 }
 
 /** Deletions of one domain the brake held back this cycle. */
@@ -244,7 +246,7 @@ export function createCleaner(deps: CleanerDeps) {
     const views = await reader.readAll();
     const confirmed = await Promise.all(views.map(confirmDomain));
     const troubleAgo = deps.troubleAgoSeconds();
-    const now = performance.now();
+    const now = (deps.monotonic ?? performance.now.bind(performance))();
     return confirmed.map((c) => brakeDomain(c, troubleAgo, now));
   }
 
