@@ -32,6 +32,8 @@ export interface ReaderOptions {
   domains: string[];
   zoneId: string | undefined;
   thresholdSeconds: number;
+  /** ALLOW_ZONE_APEX */
+  allowApex: boolean;
 }
 
 /** What the confirming read of a domain's deletion candidates allows. */
@@ -50,7 +52,7 @@ export interface Confirmation {
  */
 export function createReader(options: ReaderOptions) {
   const { client, thresholdSeconds } = options;
-  const zoneOf = createZoneResolver(client, options.zoneId);
+  const zoneOf = createZoneResolver(client, options.zoneId, options.allowApex);
 
   async function readOne(domain: string): Promise<DomainView> {
     const zoneId = await zoneOf(domain);

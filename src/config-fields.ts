@@ -123,6 +123,18 @@ export const domain = parsed((text, addIssue) => {
   return ascii;
 });
 
+/**
+ * Why a zone apex is refused as a managed domain, and how to go on: cleanup deletes every
+ * A/AAAA without a heartbeat at a managed name, and an apex usually holds a website's.
+ */
+export function apexRefusal(domain: string, what: string): string {
+  return (
+    `${domain} ${what}: cleanup deletes every A/AAAA record at a managed name that has no ` +
+    "heartbeat, such as a website's address there. Give dynip a name of its own (internal." +
+    `${domain}), or set ALLOW_ZONE_APEX=true if dynip alone publishes addresses at ${domain}`
+  );
+}
+
 /** Splits a comma list, tolerating whitespace around items and empty items (`a, b,`). */
 export function splitList(text: string): string[] {
   return text

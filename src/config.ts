@@ -3,6 +3,7 @@
  * validates everything and reports every problem at once (SPEC §6), before any request.
  */
 import { hostname as osHostname } from "node:os";
+import { getDomain } from "tldts";
 import * as v from "valibot";
 import * as field from "./config-fields.ts";
 import { ConfigError } from "./errors.ts";
@@ -16,6 +17,7 @@ export type EnvName =
   | "EXTERNAL_DOMAIN"
   | "IPV6_DOMAIN"
   | "COMBINED_DOMAIN"
+  | "ALLOW_ZONE_APEX"
   | "INTERNAL_CIDRS"
   | "INTERFACES"
   | "EXCLUDE_INTERFACES"
@@ -44,6 +46,7 @@ export type EnvName =
   | "LOG_FORMAT";
 
 const DEFAULTS = {
+  ALLOW_ZONE_APEX: "false",
   INTERNAL_CIDRS: DEFAULT_INTERNAL_CIDRS.join(","),
   EXCLUDE_INTERFACES: DEFAULT_EXCLUDE_INTERFACES.join(","),
   INTERNAL_IP_SOURCE: "interfaces",
@@ -70,6 +73,8 @@ const DESCRIPTIONS: Record<EnvName, string> = {
   EXTERNAL_DOMAIN: "Name for this host's external (public) IPv4",
   IPV6_DOMAIN: "Name for this host's external (global) IPv6",
   COMBINED_DOMAIN: "Name for all of the above together (at least one domain is required)",
+  ALLOW_ZONE_APEX:
+    "Allow a zone's apex (example.com itself) as a managed name, whose other A/AAAA records cleanup would delete (true/false)",
   INTERNAL_CIDRS: "Comma list of ranges (IPv4 or IPv6) that count as internal",
   INTERFACES: "Comma list of interface name globs to read addresses from (default: all)",
   EXCLUDE_INTERFACES: "Comma list of interface name globs to ignore (`none` ignores none)",
@@ -124,6 +129,7 @@ const Fields = v.object({
   EXTERNAL_DOMAIN: v.optional(field.domain),
   IPV6_DOMAIN: v.optional(field.domain),
   COMBINED_DOMAIN: v.optional(field.domain),
+  ALLOW_ZONE_APEX: v.optional(field.boolean, DEFAULTS.ALLOW_ZONE_APEX),
   INTERNAL_CIDRS: v.optional(field.cidrList, DEFAULTS.INTERNAL_CIDRS),
   INTERFACES: v.optional(field.globList({ noneMeansEmpty: false }), ""),
   EXCLUDE_INTERFACES: v.optional(
@@ -205,6 +211,58 @@ function outsideCidrs(input: Pick<Checked, "INTERNAL_IP_SOURCE" | "INTERNAL_CIDR
   return source.addresses.filter((ip) => !inCidrs(ip, input.INTERNAL_CIDRS));
 }
 
+type DomainVariable = (typeof DOMAIN_VARIABLES)[number];
+
+/** `_heartbeat-` + the longest address label + `.`: IPv4 `255-255-255-255`, IPv6 8 groups of 4. */
+const HEARTBEAT_PREFIX = { ipv4: 11 + 15 + 1, ipv6: 11 + 39 + 1 } as const;
+
+/**
+ * What is wrong with the name of one managed domain beyond its own syntax: a heartbeat name
+ * dynip would write there longer than DNS allows (253 characters), or a registered domain
+ * itself (a zone's apex, judged by the public suffix list) without ALLOW_ZONE_APEX.
+ */
+function domainProblem(
+  name: DomainVariable,
+  input: v.InferOutput<typeof NamingFields>,
+): string | undefined {
+  const domain = input[name];
+  if (domain === undefined) return undefined;
+  const internalV6 = input.INTERNAL_CIDRS.some(([base]) => base.kind() === "ipv6");
+  const v6 = {
+    INTERNAL_DOMAIN: internalV6,
+    EXTERNAL_DOMAIN: false,
+    IPV6_DOMAIN: true,
+    COMBINED_DOMAIN: internalV6 || input.EXTERNAL_IPV6_SOURCE.kind !== "none",
+  }[name];
+  const prefix = HEARTBEAT_PREFIX[v6 ? "ipv6" : "ipv4"];
+  if (domain.length + prefix > 253) {
+    const family = v6 ? "IPv6" : "IPv4";
+    return `${field.quote(domain)} is ${domain.length} characters, and the heartbeat names dynip writes there add up to ${prefix} more (_heartbeat-<${family}>.): use a name of at most ${253 - prefix} characters, DNS allows 253 in all`;
+  }
+  if (!input.ALLOW_ZONE_APEX && getDomain(domain) === domain) {
+    return field.apexRefusal(domain, "is a registered domain, the apex of its zone");
+  }
+  return undefined;
+}
+
+/** The fields domainProblem reads, validated on their own so the check runs beside any other problem. */
+const NamingFields = v.pick(Fields, [
+  ...DOMAIN_VARIABLES,
+  "ALLOW_ZONE_APEX",
+  "INTERNAL_CIDRS",
+  "EXTERNAL_IPV6_SOURCE",
+]);
+
+/** domainProblem for every managed domain, as `VARIABLE: problem`; none when those fields are invalid themselves. */
+function namingProblems(raw: RawConfig): string[] {
+  const parsed = v.safeParse(NamingFields, raw);
+  if (!parsed.success) return [];
+  return DOMAIN_VARIABLES.flatMap((name) => {
+    const problem = domainProblem(name, parsed.output);
+    return problem === undefined ? [] : [`${name}: ${problem}`];
+  });
+}
+
 // A partialCheck is skipped after an issue without a path, so only the last check may lack one.
 const ConfigSchema = v.pipe(
   Fields,
@@ -255,6 +313,8 @@ const ConfigSchema = v.pipe(
 export interface Config {
   /** Managed domains: lower-case punycode, no trailing dot; at least one is set, all distinct. */
   domains: { internal?: string; external?: string; ipv6?: string; combined?: string };
+  /** A managed domain may be its zone's apex (ALLOW_ZONE_APEX). */
+  allowZoneApex: boolean;
   /** Ranges that count as internal (network addresses). */
   internalCidrs: Cidr[];
   /** Interface name globs to read; empty means all. */
@@ -312,6 +372,7 @@ function toConfig(input: Checked): Config {
       ipv6: input.IPV6_DOMAIN,
       combined: input.COMBINED_DOMAIN,
     }),
+    allowZoneApex: input.ALLOW_ZONE_APEX,
     internalCidrs: input.INTERNAL_CIDRS,
     interfaces: input.INTERFACES,
     excludeInterfaces: input.EXCLUDE_INTERFACES,
@@ -391,12 +452,14 @@ export function loadConfig(options: LoadOptions): Config {
     given(options.env.INSTANCE_ID) === undefined;
   const { raw, tooLong } = rawInput(options);
   const result = v.safeParse(ConfigSchema, raw);
-  if (result.success && tooLong.length === 0) return result.output;
+  const naming = namingProblems(raw);
+  if (result.success && tooLong.length === 0 && naming.length === 0) return result.output;
   // Redaction guards against a token pasted into another variable and quoted back.
   const issues = result.success ? [] : result.issues;
   throw new ConfigError([
     ...tooLong,
     ...issues.map((issue) => redact(describe(issue, hostnameDefault))),
+    ...naming.map(redact),
   ]);
 }
 

@@ -69,7 +69,9 @@ function removesAddress(op: Operation): boolean {
 export function createUpdater(deps: UpdaterDeps) {
   const { config, client } = deps;
   const domains = managedDomains(config);
-  const zoneOf = client ? createZoneResolver(client, config.zoneId) : undefined;
+  const zoneOf = client
+    ? createZoneResolver(client, config.zoneId, config.allowZoneApex)
+    : undefined;
   const applier: Applier | undefined = client ? createApplier(client) : undefined;
   /** Records as of the last successful pass; undefined forces a full read. */
   let cache: Records | undefined;

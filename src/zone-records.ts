@@ -1,16 +1,29 @@
 import type { CloudflareClient } from "./cloudflare/client.ts";
 import type { DnsRecord } from "./cloudflare/types.ts";
+import { apexRefusal } from "./config-fields.ts";
 import { DynipError, ListingChangedError } from "./errors.ts";
 import { heartbeatName } from "./heartbeat.ts";
 import { log } from "./log.ts";
 
 /**
  * Where each managed domain lives: with CF_ZONE_ID every domain is in that zone; otherwise
- * the client looks each domain up (longest suffix first) and remembers the answers.
+ * the client looks each domain up (longest suffix first) and remembers the answers. A domain
+ * found to be its zone's apex is refused (a DynipError, exit 2) unless `allowApex`
+ * (ALLOW_ZONE_APEX): its hand-made records would be cleanup's to delete.
  */
-export function createZoneResolver(client: CloudflareClient, zoneId: string | undefined) {
-  return (domain: string): Promise<string> =>
-    zoneId ? Promise.resolve(zoneId) : client.findZoneId(domain);
+export function createZoneResolver(
+  client: CloudflareClient,
+  zoneId: string | undefined,
+  allowApex: boolean,
+) {
+  return async (domain: string): Promise<string> => {
+    if (zoneId) return zoneId;
+    const zone = await client.findZone(domain);
+    if (!allowApex && zone.name === domain.toLowerCase()) {
+      throw new DynipError(apexRefusal(domain, "is the apex of its Cloudflare zone"), 2);
+    }
+    return zone.id;
+  };
 }
 
 /** The managed domain a record name belongs to: `D` itself or `<one label>.D`. */

@@ -49,6 +49,7 @@ test("a silent domain goes only after the watch outlasts the hold, and a failed 
     domains: [D],
     zoneId: fake.zone.id,
     thresholdSeconds: THRESHOLD,
+    allowApex: false,
     maxDeleteRatio: 0.5,
     holdSeconds: HOLD,
     troubleAgoSeconds: () => undefined,

@@ -637,33 +637,33 @@ describe("zones and tokens", () => {
     ["a.b.example.com", "zone-b", ["a.b.example.com", "b.example.com"]],
     ["www.example.com", "zone-root", ["www.example.com", "example.com"]],
     ["example.com", "zone-root", ["example.com"]],
-  ])("findZoneId(%p) picks the longest matching suffix", async (domain, id, asked) => {
+  ])("findZone(%p) picks the longest matching suffix", async (domain, id, asked) => {
     const zones = await startFake({
       zones: [
         { id: "zone-root", name: "example.com" },
         { id: "zone-b", name: "b.example.com" },
       ],
     });
-    expect(await clientFor(zones).findZoneId(domain)).toBe(id);
+    expect((await clientFor(zones).findZone(domain)).id).toBe(id);
     expect(zones.requests.map((r) => r.query.get("name"))).toEqual(asked);
   });
 
-  test("findZoneId says what to do when no zone matches", async () => {
-    const error = await rejection(clientFor(fake).findZoneId("host.unknown.org"));
+  test("findZone says what to do when no zone matches", async () => {
+    const error = await rejection(clientFor(fake).findZone("host.unknown.org"));
     expect(error).toBeInstanceOf(DynipError);
     expect(error.message).toContain("CF_ZONE_ID");
   });
 
-  test("findZoneId remembers zones found, but asks again after finding none", async () => {
+  test("findZone remembers zones found, but asks again after finding none", async () => {
     const client = clientFor(fake);
     const zoneLookups = () => fake.requests.filter((r) => r.path === "/zones").length;
     // A token without Zone Read sees no zones: the first answers are empty.
     fake.inject({ path: /^\/zones$/, times: 2, fault: { kind: "malformed", body: emptyZones } });
-    await rejection(client.findZoneId("a.example.com"));
+    await rejection(client.findZone("a.example.com"));
     expect(zoneLookups()).toBe(2);
-    expect(await client.findZoneId("a.example.com")).toBe(fake.zone.id);
+    expect((await client.findZone("a.example.com")).id).toBe(fake.zone.id);
     expect(zoneLookups()).toBe(4);
-    expect(await client.findZoneId("b.example.com")).toBe(fake.zone.id);
+    expect((await client.findZone("b.example.com")).id).toBe(fake.zone.id);
     expect(zoneLookups()).toBe(5); // example.com itself is not asked again
   });
 

@@ -52,6 +52,7 @@ describe("defaults", () => {
     expect({ ...config, internalCidrs: config.internalCidrs.map(([a, p]) => `${a}/${p}`) }).toEqual(
       {
         domains: { internal: "int.example.com" },
+        allowZoneApex: false,
         internalCidrs: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         interfaces: [],
         excludeInterfaces:
@@ -115,6 +116,7 @@ const BAD: Record<EnvName, string> = {
   EXTERNAL_DOMAIN: "localhost",
   IPV6_DOMAIN: "a..example.com",
   COMBINED_DOMAIN: "under_score.example.com",
+  ALLOW_ZONE_APEX: "maybe",
   INTERNAL_CIDRS: "10.0.0.0/33",
   INTERFACES: "eth 0",
   EXCLUDE_INTERFACES: "docker/*",
@@ -176,6 +178,43 @@ describe("bounds", () => {
         /^CLEANUP_BRAKE_HOLD_SECONDS: must be at least STALE_THRESHOLD_SECONDS \(900\)/,
       ),
     ]);
+  });
+});
+
+describe("names that cannot work", () => {
+  test.each([
+    ["example.com", "INTERNAL_DOMAIN"],
+    ["example.co.uk", "COMBINED_DOMAIN"],
+    ["EXAMPLE.ORG.", "EXTERNAL_DOMAIN"],
+  ])("%s, a registered domain, is refused as %s without ALLOW_ZONE_APEX", (domain, name) => {
+    const [problem, ...more] = problemsOf({ [name]: domain });
+    expect(more).toEqual([]);
+    expect(problem).toStartWith(
+      `${name}: ${domain.toLowerCase().replace(/\.$/, "")} is a registered domain, the apex of its zone`,
+    );
+    expect(problem).toContain("set ALLOW_ZONE_APEX=true");
+    expect(load({ [name]: domain, ALLOW_ZONE_APEX: "true" }).domains).toBeDefined();
+  });
+
+  test("a name too long for the heartbeat names written under it is refused, by family", () => {
+    const label = "a".repeat(60);
+    const name = (length: number) => `${`${label}.`.repeat(4)}example.com`.slice(-length);
+    const v4Only = name(226); // 27 more for _heartbeat-255-255-255-255.
+    expect(load({ EXTERNAL_DOMAIN: v4Only }).domains.external).toBe(v4Only);
+    expect(problemsOf({ EXTERNAL_DOMAIN: name(227) })).toEqual([
+      expect.stringMatching(/^EXTERNAL_DOMAIN: ".*" is 227 characters, .* 27 more .* at most 226/),
+    ]);
+    // IPv6 heartbeat names are 51 characters: IPV6_DOMAIN, and INTERNAL_DOMAIN with an IPv6 range.
+    expect(problemsOf({ IPV6_DOMAIN: name(203) })).toEqual([
+      expect.stringMatching(/^IPV6_DOMAIN: .* at most 202 characters/),
+    ]);
+    expect(load({ INTERNAL_DOMAIN: name(226) }).domains.internal).toBeDefined();
+    expect(problemsOf({ INTERNAL_DOMAIN: name(226), INTERNAL_CIDRS: "fd00::/8" })).toHaveLength(1);
+  });
+
+  test("naming problems are reported beside every other problem", () => {
+    const problems = problemsOf({ INTERNAL_DOMAIN: "example.com", RECORD_TTL: "7" });
+    expect(problems.map((p) => p.split(":")[0])).toEqual(["RECORD_TTL", "INTERNAL_DOMAIN"]);
   });
 });
 
@@ -271,9 +310,9 @@ describe("flags and environment", () => {
 
 describe("domains", () => {
   test.each([
-    ["Bücher.Example.", "xn--bcher-kva.example"],
+    ["Bücher.Example.com.", "xn--bcher-kva.example.com"],
     ["HOST.Example.COM", "host.example.com"],
-    ["xn--bcher-kva.example", "xn--bcher-kva.example"],
+    ["xn--bcher-kva.example.com", "xn--bcher-kva.example.com"],
     ["münchen.dyn.example.org", "xn--mnchen-3ya.dyn.example.org"],
     [`${"a".repeat(63)}.example.com`, `${"a".repeat(63)}.example.com`],
   ])("%p becomes %p", (input, expected) => {

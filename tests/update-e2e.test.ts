@@ -166,6 +166,31 @@ describe("dynip update against the fake API", () => {
     expect(none.map((r) => r.comment)).toEqual([null, null, null, null]);
   });
 
+  test("a managed name that is its Cloudflare zone's apex is refused (exit 2), nothing written", async () => {
+    const zones = await startFakeCloudflare({
+      zones: [{ id: "a".repeat(32), name: "lab.example.com" }],
+    });
+    try {
+      const env = {
+        ...apiEnv(zones),
+        CF_ZONE_ID: "",
+        INSTANCE_ID: "lab-01",
+        INTERNAL_DOMAIN: "lab.example.com",
+        INTERNAL_IP_SOURCE: "static:10.0.0.1",
+        EXTERNAL_IPV4_SOURCE: "none",
+        EXTERNAL_IPV6_SOURCE: "none",
+      };
+      const refused = await runCli(["update"], env);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain("lab.example.com is the apex of its Cloudflare zone");
+      expect(zones.records()).toEqual([]);
+      expect((await runCli(["update"], { ...env, ALLOW_ZONE_APEX: "true" })).code).toBe(0);
+      expect(zones.records()).toHaveLength(2);
+    } finally {
+      await zones.stop();
+    }
+  });
+
   test("a steady one-shot pass costs at most 1 + number of managed domains requests", async () => {
     const env = host("web-01", "192.168.1.10");
     await update(env);

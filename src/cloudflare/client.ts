@@ -102,8 +102,11 @@ export interface CloudflareClient {
     ops: BatchOperations,
     onProgress?: (done: number, chunk: BatchResult) => void,
   ): Promise<BatchResult>;
-  /** The zone holding `domain`, longest suffix first (a.b.example.com, b.example.com, example.com). */
-  findZoneId(domain: string): Promise<string>;
+  /**
+   * The zone holding `domain` (its id and lower-case name), longest suffix first
+   * (a.b.example.com, b.example.com, example.com). Throws a DynipError when none does.
+   */
+  findZone(domain: string): Promise<{ id: string; name: string }>;
   verifyToken(): Promise<{ id: string; status: string }>;
 }
 
@@ -214,7 +217,7 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
       return mergeBatchResults(results);
     },
 
-    findZoneId: createZoneFinder(transport),
+    findZone: createZoneFinder(transport),
 
     async verifyToken() {
       return (
@@ -343,11 +346,11 @@ function createZoneFinder(transport: Transport) {
     }
     return found;
   };
-  return async (domain: string): Promise<string> => {
+  return async (domain: string): Promise<{ id: string; name: string }> => {
     const candidates = zoneCandidates(domain);
     for (const name of candidates) {
       const id = await lookup(name);
-      if (id) return id;
+      if (id) return { id, name };
     }
     // Not found is often a token without Zone Read: ask again once the permission is there.
     for (const name of candidates) byName.delete(name);

@@ -68,6 +68,7 @@ export default defineCommand({
       domains: managedDomains(config),
       zoneId: config.zoneId,
       thresholdSeconds: config.staleThresholdSeconds,
+      allowApex: config.allowZoneApex,
       maxDeleteRatio: config.maxDeleteRatio,
       holdSeconds: config.brakeHoldSeconds,
       troubleAgoSeconds: trouble.secondsSince,

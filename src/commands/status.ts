@@ -26,6 +26,7 @@ export default defineCommand({
       domains: managedDomains(config),
       zoneId: config.zoneId,
       thresholdSeconds: config.staleThresholdSeconds,
+      allowApex: config.allowZoneApex,
     });
     const [views, detection] = await Promise.all([reader.readAll(), detectorFor(config)()]);
     const report = buildReport(views, detection, config.instanceId, config.staleThresholdSeconds);
