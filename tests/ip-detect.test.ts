@@ -223,8 +223,8 @@ describe("answers of echo services", () => {
     ["5.6.7.8\n", "ipv4", "5.6.7.8"],
     ["  5.6.7.8  \r\n", "ipv4", "5.6.7.8"],
     ["fl=1\nh=1.1.1.1\nip=5.6.7.9\nts=1\nvisit_scheme=https\n", "ipv4", "5.6.7.9"],
-    ["fl=1\r\nip=2606:4700:0:0:0:0:0:2\r\nts=1\r\n", "ipv6", "2606:4700::2"],
-    ["2606:4700::1", "ipv6", "2606:4700::1"],
+    ["fl=1\r\nip=2a01:4f8:0:0:0:0:0:2\r\nts=1\r\n", "ipv6", "2a01:4f8::2"],
+    ["2a01:4f8::1", "ipv6", "2a01:4f8::1"],
   ] as const)("%j as %s -> %s", (body, family, expected) => {
     expect(parseEchoAnswer(body, family)).toBe(expected);
   });
@@ -254,10 +254,10 @@ const ROUTES: Record<string, () => Response | Promise<Response>> = {
   "/ok4": () => new Response("5.6.7.8\n"),
   "/ok4b": () => new Response("5.6.7.9\n"),
   "/trace4": () => new Response("fl=1\nh=x\nip=5.6.7.10\nts=1\n"),
-  "/ok6": () => new Response("2606:4700::1\n"),
+  "/ok6": () => new Response("2a01:4f8::1\n"),
   "/private4": () => new Response("192.168.1.1\n"),
   "/internal-public4": () => new Response("9.9.9.9"),
-  "/v6": () => new Response("2606:4700::1\n"),
+  "/v6": () => new Response("2a01:4f8::1\n"),
   "/500": () => new Response("oops", { status: 500 }),
   "/garbage": () => new Response("<html>hello</html>"),
   "/big": () => new Response("5".repeat(5000)),
@@ -369,7 +369,7 @@ describe("external sources", () => {
       name: "IPv6",
       paths: ["/ok4", "/ok6"],
       family: "ipv6",
-      address: "2606:4700::1",
+      address: "2a01:4f8::1",
       from: "/ok6",
     },
   ] as const)("http: $name", async ({ paths, family, address, from }) => {
@@ -392,7 +392,7 @@ describe("external sources", () => {
       `all 6 http sources failed: ${url("/500")}: HTTP 500`,
       `${url("/garbage")}: answered "<html>hello</html>", not an IP address`,
       `${url("/hang")}: timeout after 1s`,
-      `${url("/v6")}: answered 2606:4700::1, not an IPv4 address`,
+      `${url("/v6")}: answered 2a01:4f8::1, not an IPv4 address`,
       `${url("/private4")}: answered 192.168.1.1, which is not a public address`,
       `${url("/big")}: answer larger than 4096 bytes`,
     ];
@@ -417,10 +417,27 @@ describe("external sources", () => {
       );
   });
 
-  test("the built-in lists are the documented services, in order", () => {
-    expect(HTTP_SOURCES.ipv4[0]).toBe("https://1.1.1.1/cdn-cgi/trace");
-    expect(HTTP_SOURCES.ipv6[0]).toBe("https://[2606:4700:4700::1111]/cdn-cgi/trace");
-    expect([...HTTP_SOURCES.ipv4, ...HTTP_SOURCES.ipv6]).toHaveLength(6);
+  test("the built-in lists: Cloudflare's trace by host name first, the bare addresses last", () => {
+    expect(HTTP_SOURCES.ipv4).toEqual([
+      "https://api.cloudflare.com/cdn-cgi/trace",
+      "https://api4.ipify.org",
+      "https://ipv4.icanhazip.com",
+      "https://1.1.1.1/cdn-cgi/trace",
+    ]);
+    expect(HTTP_SOURCES.ipv6[0]).toBe("https://api.cloudflare.com/cdn-cgi/trace");
+    expect(HTTP_SOURCES.ipv6.at(-1)).toBe("https://[2606:4700:4700::1111]/cdn-cgi/trace");
+  });
+
+  test.each([
+    ["104.16.132.229", "ipv4"],
+    ["172.67.1.1", "ipv4"],
+    ["162.159.200.1", "ipv4"],
+    ["2606:4700::6810:84e5", "ipv6"],
+    ["2a06:98c1:3120::3", "ipv6"],
+  ] as const)("an echo answering Cloudflare's own %s is a failure", (ip, family) => {
+    expect(() => parseEchoAnswer(`ip=${ip}\n`, family)).toThrow(
+      `answered ${ip}, one of Cloudflare's own addresses, not this host's`,
+    );
   });
 
   // Lazy: loopback URLs exist only once the server is listening.

@@ -1,17 +1,67 @@
+import ipaddr from "ipaddr.js";
 import { readBounded } from "../bounded-read.ts";
-import { canonical, type Family, familyName, familyOf, isPublic, parseAddress } from "./cidr.ts";
+import {
+  canonical,
+  type Family,
+  familyName,
+  familyOf,
+  inCidrs,
+  isPublic,
+  parseAddress,
+} from "./cidr.ts";
 import { type Interfaces, publicFromInterfaces } from "./interfaces.ts";
-import type { ExternalSource, SourceResult } from "./types.ts";
+import type { Cidr, ExternalSource, SourceResult } from "./types.ts";
 
-/** Built-in echo services for `http`, tried in order. The IPv6 ones are reachable only over IPv6. */
+/**
+ * Built-in echo services for `http`, tried in order until one answers an address of the
+ * family asked for. Cloudflare's trace on a host name first: the bare-address form answers
+ * error 1034 / HTTP 403 on some networks. A dual-stack name may answer the other family; the
+ * next service is then tried. The single-stack names and the bare addresses come after.
+ */
 export const HTTP_SOURCES: Record<Family, string[]> = {
-  ipv4: ["https://1.1.1.1/cdn-cgi/trace", "https://api4.ipify.org", "https://ipv4.icanhazip.com"],
+  ipv4: [
+    "https://api.cloudflare.com/cdn-cgi/trace",
+    "https://api4.ipify.org",
+    "https://ipv4.icanhazip.com",
+    "https://1.1.1.1/cdn-cgi/trace",
+  ],
   ipv6: [
-    "https://[2606:4700:4700::1111]/cdn-cgi/trace",
+    "https://api.cloudflare.com/cdn-cgi/trace",
     "https://api6.ipify.org",
     "https://ipv6.icanhazip.com",
+    "https://[2606:4700:4700::1111]/cdn-cgi/trace",
   ],
 };
+
+/**
+ * Cloudflare's own published ranges (https://www.cloudflare.com/ips-v4 and ips-v6). An echo
+ * service answering one of them saw Cloudflare (a proxy, WARP, a misrouted request), never this
+ * host: publishing it would send the host's traffic to Cloudflare's edge.
+ */
+export const CLOUDFLARE_RANGES: Cidr[] = [
+  "173.245.48.0/20",
+  "103.21.244.0/22",
+  "103.22.200.0/22",
+  "103.31.4.0/22",
+  "141.101.64.0/18",
+  "108.162.192.0/18",
+  "190.93.240.0/20",
+  "188.114.96.0/20",
+  "197.234.240.0/22",
+  "198.41.128.0/17",
+  "162.158.0.0/15",
+  "104.16.0.0/13",
+  "104.24.0.0/14",
+  "172.64.0.0/13",
+  "131.0.72.0/22",
+  "2400:cb00::/32",
+  "2606:4700::/32",
+  "2803:f800::/32",
+  "2405:b500::/32",
+  "2405:8100::/32",
+  "2a06:98c0::/29",
+  "2c0f:f248::/32",
+].map((cidr) => ipaddr.parseCIDR(cidr));
 
 /** An echo answer is one address; anything bigger is not an echo service. */
 const MAX_ANSWER_BYTES = 4096;
@@ -139,6 +189,9 @@ export function parseEchoAnswer(body: string, family: Family): string {
     throw new Error(`answered ${address}, not an ${familyName(family)} address`);
   }
   if (!isPublic(address)) throw new Error(`answered ${address}, which is not a public address`);
+  if (inCidrs(address, CLOUDFLARE_RANGES)) {
+    throw new Error(`answered ${address}, one of Cloudflare's own addresses, not this host's`);
+  }
   return address;
 }
 
