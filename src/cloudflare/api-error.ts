@@ -14,7 +14,8 @@ export class CloudflareQuotaError extends CloudflareApiError {
     super(status, errors, request);
     this.message =
       "Cloudflare DNS record quota reached: the zone already holds as many records as its plan " +
-      "allows (about 1,000 on Free, 3,500 on Pro; each address costs two records per domain). " +
+      "allows (200 on Free zones created since September 2024, 1,000 on older Free zones, 3,500 " +
+      "on Pro; each address costs two records per domain). " +
       `Remove unused records or upgrade the plan. ${this.message}`;
   }
 }
