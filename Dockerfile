@@ -19,4 +19,5 @@ FROM scratch
 COPY --from=build /rootfs /
 USER 65532:65532
 ENTRYPOINT ["/dynip"]
-CMD ["update"]
+# A container is long-lived: the updater with a pass every 5 minutes, SIGTERM to stop.
+CMD ["update", "--interval", "300"]

@@ -20,6 +20,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 binary=${1:-$here/../dist/dynip}
 destdir=${DESTDIR:-}
 [ -f "$binary" ] && [ -x "$binary" ] || die "no executable at $binary: run \`bun run build\` or pass the binary"
+# A Linux (ELF) executable, and for this machine's architecture unless it is only staged.
+[ "$(head -c 4 "$binary" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] ||
+  die "$binary is not a Linux executable (built for another OS?): use dist/dynip-linux-<arch>"
+case $(od -An -tu2 -j 18 -N 2 "$binary" | tr -d ' \n') in # e_machine
+  62) arch=x86_64 ;;
+  183) arch=aarch64 ;;
+  *) arch=unknown ;;
+esac
+[ -n "$destdir" ] || [ "$arch" = "$(uname -m)" ] ||
+  die "$binary is built for $arch, this machine is $(uname -m): use dist/dynip-linux-<arch> for it"
 [ -n "$destdir" ] || [ "$(id -u)" -eq 0 ] || die "run as root (or set DESTDIR to stage the files)"
 
 install -D -m 0755 "$binary" "$destdir/usr/local/bin/dynip"

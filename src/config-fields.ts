@@ -3,7 +3,7 @@
  * of one variable and yields its typed value. Messages never repeat the variable name;
  * config.ts prefixes it from the issue path.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { domainToASCII } from "node:url";
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
@@ -369,7 +369,11 @@ function fileKind(stat: Stats): string {
 function sharedFileWarning(path: string, mode: number): string | undefined {
   // Windows has no Unix permission bits; its mode is synthesised and always looks shared.
   if (process.platform === "win32" || (mode & 0o077) === 0) return undefined;
-  return `CF_API_TOKEN_FILE: ${path} is readable by group or others; run chmod 600 ${path}`;
+  // chmod 600 alone could lock out the user dynip runs as (uid 65532 in the image) when the
+  // file belongs to root: say who must own it.
+  const uid = process.getuid?.();
+  const owner = uid === undefined ? "" : `chown ${uid} ${path} && `;
+  return `CF_API_TOKEN_FILE: ${path} is readable by group or others; run ${owner}chmod 400 ${path} (only the user dynip runs as needs to read it)`;
 }
 
 export const zoneId = v.pipe(

@@ -89,7 +89,8 @@ const DESCRIPTIONS: Record<EnvName, string> = {
   RECORD_COMMENT:
     "Comment on every record dynip creates, up to 100 characters (`none`: no comment)",
   CF_API_TOKEN: "Cloudflare API token (Zone.DNS Edit, plus Zone.Zone Read without CF_ZONE_ID)",
-  CF_API_TOKEN_FILE: "File holding the API token instead of CF_API_TOKEN (chmod 600)",
+  CF_API_TOKEN_FILE:
+    "File holding the API token instead of CF_API_TOKEN (readable only by the user dynip runs as)",
   CF_ZONE_ID: "Zone id (32 hex characters); found from the domains when unset",
   CF_API_URL: "Cloudflare API base URL (plain http:// only for loopback hosts)",
   API_TIMEOUT_SECONDS: "Timeout of each Cloudflare API request, 1-300 seconds",

@@ -51,11 +51,39 @@ const LABELS: Partial<Record<string, string>> = {
   trace: "TRACE",
 };
 
+/** ANSI colours of the labels on a terminal. */
+const COLOURS: Partial<Record<string, number>> = {
+  fatal: 31,
+  error: 31,
+  warn: 33,
+  success: 32,
+  ready: 32,
+  debug: 90,
+  trace: 90,
+};
+
+/**
+ * Colour only on a terminal, and never with NO_COLOR set (https://no-color.org) or TERM=dumb:
+ * pipes, journald and log files get plain text.
+ */
+function colourful(): boolean {
+  const { NO_COLOR, TERM } = process.env;
+  return process.stderr.isTTY === true && !NO_COLOR && TERM !== "dumb";
+}
+
+/** `2026-11-30 06:55:12` in the local time zone (TZ), as a person reading a terminal expects. */
+export function localTime(date: Date): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  const day = `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
+  return `${day} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+}
+
 const prettyReporter: ConsolaReporter = {
   log(entry: LogObject) {
-    const time = entry.date.toISOString().slice(11, 19);
     const label = LABELS[entry.type] ?? entry.type.toUpperCase();
-    process.stderr.write(`${time} ${label} ${render(entry.args)}\n`);
+    const colour = colourful() ? COLOURS[entry.type] : undefined;
+    const shown = colour === undefined ? label : `\x1b[${colour}m${label}\x1b[0m`;
+    process.stderr.write(`${localTime(entry.date)} ${shown} ${render(entry.args)}\n`);
   },
 };
 

@@ -109,6 +109,22 @@ function table(rows: string[][]): string[] {
   );
 }
 
+/** OWNER at most 40 characters wide: many hosts sharing one address end in `+N`. */
+const OWNER_WIDTH = 40;
+
+function ownersColumn(owners: string[], owner: string | null): string {
+  if (owners.length === 0) return owner ?? "-";
+  let shown = "";
+  for (const [i, name] of owners.entries()) {
+    const next = shown ? `${shown},${name}` : name;
+    const rest = owners.length - i - 1;
+    const tail = rest > 0 ? `,+${rest}` : "";
+    if (`${next}${tail}`.length > OWNER_WIDTH && shown) return `${shown},+${owners.length - i}`;
+    shown = next;
+  }
+  return shown.length > OWNER_WIDTH ? `${shown.slice(0, OWNER_WIDTH - 1)}…` : shown;
+}
+
 /** The human view: one table per managed domain, `*` on this host's own addresses. */
 export function renderReport(report: StatusReport): string {
   const lines: string[] = [];
@@ -131,7 +147,7 @@ export function renderReport(report: StatusReport): string {
         a.mine ? "*" : "",
         a.address,
         a.type,
-        a.owners.length > 0 ? a.owners.join(",") : (a.owner ?? "-"),
+        ownersColumn(a.owners, a.owner),
         formatAge(a.ageSeconds),
         a.state,
         note,

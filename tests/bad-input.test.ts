@@ -152,7 +152,7 @@ describe("hostile configuration", () => {
         env({ CF_API_TOKEN: undefined, CF_API_TOKEN_FILE: file }),
       );
       expect(result.code).toBe(0);
-      expect(result.stderr.includes("readable by group or others; run chmod 600")).toBe(warned);
+      expect(result.stderr.includes("readable by group or others; run chown")).toBe(warned);
       expect(result.stderr).not.toContain(fake.token);
     }
     expect(

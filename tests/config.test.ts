@@ -667,19 +667,22 @@ describe("token", () => {
     expect(config.warnings).toEqual([]);
   });
 
-  test.skipIf(process.platform === "win32")("a file readable by others warns to chmod 600", () => {
-    const warn = spyOn(log, "warn");
-    const path = tokenFile("shared", "shared-secret-abcdefghijklmnop\n", 0o644);
-    const config = load({ ...DOMAIN, CF_API_TOKEN_FILE: path });
-    expect(config.token).toBe("shared-secret-abcdefghijklmnop");
-    // Returned, not logged: the command logs it once the logger has its level and format.
-    expect(warn).not.toHaveBeenCalled();
-    expect(config.warnings).toHaveLength(1);
-    const message = config.warnings[0] ?? "";
-    expect(message).toContain("chmod 600");
-    expect(message).toContain(path);
-    expect(message).not.toContain("shared-secret");
-  });
+  test.skipIf(process.platform === "win32")(
+    "a file readable by others warns to chown it to this user and chmod 400",
+    () => {
+      const warn = spyOn(log, "warn");
+      const path = tokenFile("shared", "shared-secret-abcdefghijklmnop\n", 0o644);
+      const config = load({ ...DOMAIN, CF_API_TOKEN_FILE: path });
+      expect(config.token).toBe("shared-secret-abcdefghijklmnop");
+      // Returned, not logged: the command logs it once the logger has its level and format.
+      expect(warn).not.toHaveBeenCalled();
+      expect(config.warnings).toHaveLength(1);
+      const message = config.warnings[0] ?? "";
+      expect(message).toContain(`chown ${process.getuid?.()} ${path} && chmod 400 ${path}`);
+      expect(message).toContain(path);
+      expect(message).not.toContain("shared-secret");
+    },
+  );
 
   test.each([
     ["a missing file", join(dir, "nope"), /CF_API_TOKEN_FILE: cannot read .*nope.*ENOENT/],

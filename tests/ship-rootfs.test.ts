@@ -170,7 +170,7 @@ describe("Dockerfile", () => {
       "COPY --from=build /rootfs /",
       "USER 65532:65532",
       'ENTRYPOINT ["/dynip"]',
-      'CMD ["update"]',
+      'CMD ["update", "--interval", "300"]',
     ]);
   });
 

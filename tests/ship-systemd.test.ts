@@ -49,6 +49,21 @@ describe("shipped units", () => {
     expect(text).toMatch(/\nRestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK\n/);
   });
 
+  test("every unit the README or install.sh says to enable can be enabled", () => {
+    const said = [
+      readFileSync(resolve(import.meta.dir, "../README.md"), "utf8"),
+      readFileSync(resolve(import.meta.dir, "../scripts/install.sh"), "utf8"),
+    ].join("\n");
+    const enabled = new Set(
+      [...said.matchAll(/systemctl enable (?:--now )?(dynip-[\w.-]+)/g)].map((m) => m[1]),
+    );
+    expect([...enabled].sort()).toEqual(["dynip-cleanup.service", "dynip-update.timer"]);
+    for (const name of enabled) {
+      const install = unit(name ?? "").split("\n[Install]\n")[1] ?? "";
+      expect({ name, wanted: /^WantedBy=\S+/m.test(install) }).toEqual({ name, wanted: true });
+    }
+  });
+
   test("update is a oneshot on a persistent, randomized 5-minute timer; cleanup restarts", () => {
     expect(unit("dynip-update.service")).toContain("\nType=oneshot\n");
     const timer = unit("dynip-update.timer");
