@@ -58,5 +58,5 @@ installed. Next:
   1. edit /etc/dynip/dynip.env (token, domains)
   2. on every host:           systemctl enable --now dynip-update.timer
   3. on ONE host per environment: systemctl enable --now dynip-cleanup.service
-  check with: dynip status
+  check with: sudo dynip status --env-file /etc/dynip/dynip.env
 DONE

@@ -1,7 +1,10 @@
 /**
- * Reading an HTTP answer body with a size cap. An answer that never ends, or a huge one, must
- * not be buffered until a timeout: past the cap the read stops and the connection is dropped.
+ * Reading with a size cap: an HTTP answer body, or a small file the user names. An answer that
+ * never ends, or a huge one, must not be buffered until a timeout: past the cap the read stops
+ * and the connection is dropped. A file must be a regular one (`/dev/zero` never ends, a FIFO
+ * blocks) and is checked on the open descriptor, so nothing is swapped in between.
  */
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 
 /** The body went past the cap; `limit` is in bytes. */
 export class AnswerTooLargeError extends Error {
@@ -41,4 +44,38 @@ export async function readBounded(
 export function describeBytes(bytes: number): string {
   const mib = 1024 * 1024;
   return bytes >= mib && bytes % mib === 0 ? `${bytes / mib} MiB` : `${bytes} bytes`;
+}
+
+/**
+ * The whole file at `path` as UTF-8, and its permission bits, from one descriptor opened
+ * without blocking. Throws an Error saying why (with `code` EISDIR for a directory, or the
+ * system's code when it cannot be opened) when it is not a regular file of at most `limit`
+ * bytes; `what` names the file in the message ("a token file").
+ */
+export function readSmallFile(
+  path: string,
+  limit: number,
+  what: string,
+): { content: string; mode: number } {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw Object.assign(new Error("a directory"), { code: "EISDIR" });
+    if (!stat.isFile()) throw new Error(`${fileKind(stat)}, not a regular file`);
+    if (stat.size > limit) throw new Error(`${stat.size} bytes, more than ${what}'s ${limit}`);
+    const buffer = Buffer.alloc(limit + 1);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    if (length > limit) throw new Error(`more than ${what}'s ${limit} bytes`);
+    return { content: buffer.subarray(0, length).toString("utf8"), mode: stat.mode };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fileKind(stat: Stats): string {
+  if (stat.isFIFO()) return "a FIFO";
+  if (stat.isCharacterDevice()) return "a character device";
+  if (stat.isBlockDevice()) return "a block device";
+  if (stat.isSocket()) return "a socket";
+  return "not a file";
 }

@@ -3,10 +3,10 @@
  * of one variable and yields its typed value. Messages never repeat the variable name;
  * config.ts prefixes it from the issue path.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { domainToASCII } from "node:url";
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
+import { readSmallFile } from "./bounded-read.ts";
 import { isPublic, parseAddress } from "./ip/cidr.ts";
 import type { Cidr, ExternalSource, InternalSource } from "./ip/types.ts";
 import { registerSecret } from "./log.ts";
@@ -325,7 +325,7 @@ export const tokenFile = parsed((path, addIssue): { secret: string; warning?: st
   let content: string;
   let mode: number;
   try {
-    ({ content, mode } = readSmallRegularFile(path, MAX_TOKEN_FILE_BYTES));
+    ({ content, mode } = readSmallFile(path, MAX_TOKEN_FILE_BYTES, "a token file"));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     addIssue({ message: `cannot read ${quote(path)} (${code})` });
@@ -337,34 +337,6 @@ export const tokenFile = parsed((path, addIssue): { secret: string; warning?: st
   else if (!TOKEN.test(secret)) addIssue({ message: `the token in ${quote(path)} ${TOKEN_RULE}` });
   return { secret, warning: sharedFileWarning(path, mode) };
 });
-
-/**
- * The whole file as UTF-8 and its permission bits, both from one open descriptor; throws an
- * Error saying why when it is not a regular file of at most `limit` bytes.
- */
-function readSmallRegularFile(path: string, limit: number): { content: string; mode: number } {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const stat = fstatSync(fd);
-    if (stat.isDirectory()) throw Object.assign(new Error("a directory"), { code: "EISDIR" });
-    if (!stat.isFile()) throw new Error(`${fileKind(stat)}, not a regular file`);
-    if (stat.size > limit) throw new Error(`${stat.size} bytes, more than a token file's ${limit}`);
-    const buffer = Buffer.alloc(limit + 1);
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    if (length > limit) throw new Error(`more than a token file's ${limit} bytes`);
-    return { content: buffer.subarray(0, length).toString("utf8"), mode: stat.mode };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fileKind(stat: Stats): string {
-  if (stat.isFIFO()) return "a FIFO";
-  if (stat.isCharacterDevice()) return "a character device";
-  if (stat.isBlockDevice()) return "a block device";
-  if (stat.isSocket()) return "a socket";
-  return "not a file";
-}
 
 function sharedFileWarning(path: string, mode: number): string | undefined {
   // Windows has no Unix permission bits; its mode is synthesised and always looks shared.

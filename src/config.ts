@@ -305,7 +305,7 @@ const ConfigSchema = v.pipe(
   v.partialCheck(
     DOMAIN_PATHS,
     (input) => DOMAIN_VARIABLES.some((name) => input[name] !== undefined),
-    `no managed domain: set at least one of ${DOMAIN_VARIABLES.join(", ")}`,
+    `no managed domain: set at least one of ${DOMAIN_VARIABLES.join(", ")} (a systemd install keeps them in /etc/dynip/dynip.env: add --env-file /etc/dynip/dynip.env)`,
   ),
   v.transform(toConfig),
 );

@@ -27,6 +27,12 @@ export const commonArgs = {
     description: "this host's id in heartbeats (INSTANCE_ID, default: host name)",
     valueHint: "id",
   },
+  "env-file": {
+    type: "string",
+    description:
+      "read settings from this file too, as systemd's EnvironmentFile= (the environment wins over it, flags over both)",
+    valueHint: "path",
+  },
 } as const satisfies ArgsDef;
 
 /** Which environment variable each value-taking flag overrides. */

@@ -5,14 +5,30 @@ import {
   type RequestInfo,
 } from "../cloudflare/client.ts";
 import { type Config, loadConfig } from "../config.ts";
+import { readEnvironmentFile } from "../env-file.ts";
 import { detect } from "../ip/detect.ts";
 import type { Detection } from "../ip/types.ts";
 import { configureLogger, log } from "../log.ts";
 import { flagOverrides } from "./args.ts";
 
+/**
+ * The environment to configure from: the `--env-file` assignments, overridden by every variable
+ * the real environment sets to something other than blanks. Throws a ConfigError when the file
+ * cannot be read.
+ */
+export function environment(args: Record<string, unknown>): Record<string, string | undefined> {
+  const path = args["env-file"];
+  if (typeof path !== "string" || path === "") return process.env;
+  const merged: Record<string, string | undefined> = Object.fromEntries(readEnvironmentFile(path));
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value?.trim()) merged[name] = value;
+  }
+  return merged;
+}
+
 /** Validates environment + flags (exit 2 on any problem, before any request) and sets up logging. */
 export function configFrom(args: Record<string, unknown>): Config {
-  const config = loadConfig({ env: process.env, overrides: flagOverrides(args), hostname });
+  const config = loadConfig({ env: environment(args), overrides: flagOverrides(args), hostname });
   configureLogger({ level: config.logLevel, format: config.logFormat });
   for (const warning of config.warnings) log.warn(warning);
   return config;
