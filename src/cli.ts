@@ -3,7 +3,8 @@ import { stripVTControlCharacters } from "node:util";
 import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import pkg from "../package.json" with { type: "json" };
 import { DynipError } from "./errors.ts";
-import { log, redact } from "./log.ts";
+import { readEnvironmentFile } from "./env-file.ts";
+import { configureLogger, type LogFormat, log, redact } from "./log.ts";
 
 const subCommands = {
   update: () => import("./commands/update.ts").then((m) => m.default),
@@ -37,8 +38,32 @@ async function usage(name: string | undefined): Promise<string> {
   return process.stdout.isTTY ? text : stripVTControlCharacters(text);
 }
 
+/**
+ * The log format asked for, read before anything is validated, so that even a configuration
+ * or usage error comes out as JSON when JSON is wanted: `--log-format X` or `--log-format=X`,
+ * else LOG_FORMAT from the environment, else from the `--env-file` (best effort: an unreadable
+ * file is reported later, by the command).
+ */
+function earlyFormat(argv: string[], env: NodeJS.ProcessEnv): LogFormat {
+  const flag = (name: string) => {
+    const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
+    const word = argv[i];
+    if (word === undefined) return undefined;
+    return word.includes("=") ? word.slice(name.length + 1) : argv[i + 1];
+  };
+  let format = flag("--log-format") ?? env.LOG_FORMAT;
+  const envFile = flag("--env-file");
+  if (format === undefined && envFile) {
+    try {
+      format = readEnvironmentFile(envFile).get("LOG_FORMAT");
+    } catch {}
+  }
+  return format?.trim().toLowerCase() === "json" ? "json" : "pretty";
+}
+
 /** Runs the CLI and returns the exit code (SPEC §6: 0 success, 1 failure, 2 configuration or usage). */
 export async function run(argv: string[]): Promise<number> {
+  configureLogger({ level: "info", format: earlyFormat(argv, process.env) });
   const first = argv.find((a) => !a.startsWith("-"));
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`${await usage(first)}\n`);

@@ -121,6 +121,28 @@ describe("logging and the token", () => {
     }
   });
 
+  test.each([
+    ["a configuration error", ["update"], { RECORD_TTL: "7" }],
+    ["an unknown option", ["update", "--dryrun"], {}],
+    ["an unknown command", ["updat"], {}],
+    ["a missing option value", ["status", "--zone-id"], {}],
+    [
+      "--log-format on the command line",
+      ["update", "--log-format=json", "--dryrun"],
+      { LOG_FORMAT: "" },
+    ],
+    ["an unreadable --env-file", ["status", "--env-file", "/nonexistent"], {}],
+  ] as const)(
+    "with JSON asked for, %s is one JSON object per line too",
+    async (_name, args, extra) => {
+      const result = await runCli([...args], env({ LOG_FORMAT: "json", ...extra }));
+      expect(result.code).toBe(2);
+      const lines = result.stderr.trim().split("\n");
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) expect(JSON.parse(line)).toMatchObject({ level: "error" });
+    },
+  );
+
   test("LOG_FORMAT=json writes one JSON object per line on stderr", async () => {
     const result = await runCli(["update"], env({ LOG_FORMAT: "json", LOG_LEVEL: "debug" }));
     expect(result.code).toBe(0);

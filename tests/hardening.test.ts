@@ -164,6 +164,17 @@ describe("signals and hangs", () => {
     expect(batchRequests(fake).length).toBe(1);
   });
 
+  test("with LOG_FORMAT=json, every line up to the last after SIGTERM is JSON", async () => {
+    const child = spawnUpdater({ LOG_FORMAT: "json" });
+    await until(() => batchRequests(fake).length > 0);
+    child.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    const lines = (await new Response(child.stderr).text()).trim().split("\n");
+    const messages = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(messages).toContain("received SIGTERM: finishing the current pass, then exiting");
+    expect(messages.at(-1)).toBe("stopped");
+  });
+
   test("a second SIGTERM exits 0 at once, even with a write hanging", async () => {
     fake.inject({ method: "POST", path: /\/batch$/, times: Infinity, fault: { kind: "hang" } });
     const child = spawnUpdater({ API_TIMEOUT_SECONDS: "30" });

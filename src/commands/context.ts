@@ -92,7 +92,7 @@ export function stopSignal(what = "pass"): AbortSignal {
     // The user asked twice: stop waiting for the pass. The only exit outside cli.ts.
     if (controller.signal.aborted) process.exit(0);
     controller.abort();
-    process.stderr.write(`received ${name}: finishing the current ${what}, then exiting\n`);
+    log.info(`received ${name}: finishing the current ${what}, then exiting`);
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
