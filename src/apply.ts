@@ -1,6 +1,6 @@
 import type { CloudflareClient } from "./cloudflare/client.ts";
 import type { BatchResult, DnsRecord } from "./cloudflare/types.ts";
-import { CloudflareApiError } from "./errors.ts";
+import { CloudflareApiError, isAuthFailure } from "./errors.ts";
 import { log } from "./log.ts";
 import { inBatchOrder, type Operation, toBatch } from "./plan/types.ts";
 
@@ -15,9 +15,6 @@ export function isRace(error: unknown): boolean {
   return error instanceof CloudflareApiError && RACE_CODES.some((code) => error.hasCode(code));
 }
 
-/** Authentication and authorization failures: single calls would fail the same way. */
-const AUTH_CODES = [1001, 6003, 9109, 10000] as const;
-
 /**
  * A batch refused as such (plan or token without access to the batch endpoint) rather
  * than one of its operations failing, or the token failing: fall back to one request per
@@ -29,7 +26,7 @@ function isBatchRefused(error: unknown): boolean {
     error instanceof CloudflareApiError &&
     [403, 404, 405].includes(error.status) &&
     !isRace(error) &&
-    !AUTH_CODES.some((code) => error.hasCode(code))
+    !isAuthFailure(error)
   );
 }
 

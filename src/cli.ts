@@ -2,8 +2,8 @@
 import { stripVTControlCharacters } from "node:util";
 import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import pkg from "../package.json" with { type: "json" };
-import { DynipError } from "./errors.ts";
 import { readEnvironmentFile } from "./env-file.ts";
+import { DynipError } from "./errors.ts";
 import { configureLogger, type LogFormat, log, redact } from "./log.ts";
 
 const subCommands = {

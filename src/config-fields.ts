@@ -348,6 +348,20 @@ function sharedFileWarning(path: string, mode: number): string | undefined {
   return `CF_API_TOKEN_FILE: ${path} is readable by group or others; run ${owner}chmod 400 ${path} (only the user dynip runs as needs to read it)`;
 }
 
+/** HEALTH_ADDRESS: an IPv4 or IPv6 literal to listen on, canonical. */
+export const listenAddress = parsed((text, addIssue) => {
+  const address = parseAddress(text.replace(/^\[(.*)\]$/, "$1"));
+  if (!address) {
+    addIssue({
+      message: `must be an IPv4 or IPv6 address such as 0.0.0.0 or ::, got ${quote(text)}`,
+    });
+    return "";
+  }
+  return address.kind() === "ipv6"
+    ? (address as ipaddr.IPv6).toRFC5952String()
+    : address.toString();
+});
+
 export const zoneId = v.pipe(
   v.string(),
   v.regex(

@@ -6,7 +6,7 @@ import { hostname as osHostname } from "node:os";
 import { getDomain } from "tldts";
 import * as v from "valibot";
 import * as field from "./config-fields.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, DynipError } from "./errors.ts";
 import { inCidrs } from "./ip/cidr.ts";
 import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "./ip/defaults.ts";
 import type { Cidr, ExternalSource, InternalSource } from "./ip/types.ts";
@@ -42,6 +42,7 @@ export type EnvName =
   | "CLEANUP_MAX_DELETE_RATIO"
   | "CLEANUP_BRAKE_HOLD_SECONDS"
   | "HEALTH_PORT"
+  | "HEALTH_ADDRESS"
   | "LOG_LEVEL"
   | "LOG_FORMAT";
 
@@ -63,6 +64,7 @@ const DEFAULTS = {
   CLEANUP_INTERVAL_SECONDS: "300",
   STALE_THRESHOLD_SECONDS: "900",
   CLEANUP_MAX_DELETE_RATIO: "0.5",
+  HEALTH_ADDRESS: "0.0.0.0",
   LOG_LEVEL: "info",
   LOG_FORMAT: "pretty",
 } as const satisfies Partial<Record<EnvName, string>>;
@@ -104,6 +106,8 @@ const DESCRIPTIONS: Record<EnvName, string> = {
   CLEANUP_BRAKE_HOLD_SECONDS:
     "While the brake holds, addresses go only once stale for longer than this (default: 4 x STALE_THRESHOLD_SECONDS)",
   HEALTH_PORT: "Port (1-65535) for cleanup's /healthz and /metrics; unset: no server",
+  HEALTH_ADDRESS:
+    "Address the health server listens on: an IPv4 or IPv6 literal (`::` for both families where the host has IPv6)",
   LOG_LEVEL: "silent, error, warn, info or debug",
   LOG_FORMAT: "pretty or json",
 };
@@ -164,6 +168,7 @@ const Fields = v.object({
   CLEANUP_MAX_DELETE_RATIO: v.optional(field.ratio, DEFAULTS.CLEANUP_MAX_DELETE_RATIO),
   CLEANUP_BRAKE_HOLD_SECONDS: v.optional(seconds(60, 31536000)),
   HEALTH_PORT: v.optional(field.integer("a port from 1 to 65535", field.range(1, 65535))),
+  HEALTH_ADDRESS: v.optional(field.listenAddress, DEFAULTS.HEALTH_ADDRESS),
   LOG_LEVEL: v.optional(
     field.choice<LogLevelName>(["silent", "error", "warn", "info", "debug"]),
     DEFAULTS.LOG_LEVEL,
@@ -354,6 +359,8 @@ export interface Config {
   brakeHoldSeconds: number;
   /** Set: cleanup serves /healthz and /metrics on this port. */
   healthPort?: number;
+  /** The health server's listening address: an IPv4 or IPv6 literal. */
+  healthAddress: string;
   logLevel: LogLevelName;
   logFormat: LogFormat;
   /** Worth telling the user, not worth refusing to start (e.g. a token file others can read). */
@@ -398,6 +405,7 @@ function toConfig(input: Checked): Config {
     maxDeleteRatio: input.CLEANUP_MAX_DELETE_RATIO,
     brakeHoldSeconds: input.CLEANUP_BRAKE_HOLD_SECONDS ?? 4 * input.STALE_THRESHOLD_SECONDS,
     healthPort: input.HEALTH_PORT,
+    healthAddress: input.HEALTH_ADDRESS,
     logLevel: input.LOG_LEVEL,
     logFormat: input.LOG_FORMAT,
   });
@@ -462,6 +470,30 @@ export function loadConfig(options: LoadOptions): Config {
     ...issues.map((issue) => redact(describe(issue, hostnameDefault))),
     ...naming.map(redact),
   ]);
+}
+
+const HealthFields = v.pick(Fields, ["HEALTH_PORT", "HEALTH_ADDRESS"]);
+
+/**
+ * HEALTH_PORT and HEALTH_ADDRESS alone, for `--healthcheck`, which must work with nothing else
+ * configured (a container's health check). Throws a DynipError with exit code 1, never 2:
+ * Docker reserves 2 in health checks.
+ */
+export function loadHealthSettings(env: Record<string, string | undefined>): {
+  port?: number;
+  address: string;
+} {
+  const raw = Object.fromEntries(
+    (["HEALTH_PORT", "HEALTH_ADDRESS"] as const).flatMap((name) => {
+      const value = given(env[name]);
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
+  const result = v.safeParse(HealthFields, raw);
+  if (!result.success) {
+    throw new DynipError(result.issues.map((issue) => describe(issue, false)).join("; "));
+  }
+  return { port: result.output.HEALTH_PORT, address: result.output.HEALTH_ADDRESS };
 }
 
 /** The managed domains that are set, in the order INTERNAL, EXTERNAL, IPV6, COMBINED. */

@@ -103,6 +103,30 @@ export function clip(text: string, limit = SHOWN_MESSAGE): string {
  * five errors per level, three levels of `error_chain`, 200 characters per message, so that an
  * answer listing 50,000 errors still makes one short log line.
  */
+/** Cloudflare's codes for a token that is missing, malformed, invalid or not allowed. */
+const AUTH_CODES = [1001, 6003, 9109, 10000] as const;
+
+/**
+ * An authentication or authorization failure: retrying cannot help, a person must fix
+ * CF_API_TOKEN (or its permissions, or CF_ZONE_ID).
+ */
+export function isAuthFailure(error: unknown): boolean {
+  return (
+    error instanceof CloudflareApiError &&
+    (error.status === 401 || AUTH_CODES.some((code) => error.hasCode(code)))
+  );
+}
+
+/**
+ * A failure that lasts until a person acts: authentication, or configuration found wrong at
+ * run time (exit code 2, such as a zone apex). Health checks fail at once on these.
+ */
+export function needsOperator(error: unknown): boolean {
+  if (isAuthFailure(error) || (error instanceof DynipError && error.exitCode === 2)) return true;
+  // Wrapped (a cycle that failed after part of its work): the cause decides.
+  return error instanceof Error && error.cause !== undefined && needsOperator(error.cause);
+}
+
 function describeErrors(errors: CloudflareErrorDetail[], depth = 1): string {
   if (errors.length === 0) return "no error details";
   const shown = errors.slice(0, SHOWN_ERRORS).map((e) => {

@@ -1,6 +1,7 @@
 /**
  * HEALTH_PORT for `dynip cleanup`: /healthz for probes, /metrics for Prometheus (SPEC §4).
  */
+import { readBounded } from "./bounded-read.ts";
 import { DynipError } from "./errors.ts";
 import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -14,7 +15,7 @@ export interface HealthServer {
 export interface HealthOptions {
   /** 0 picks a free port (tests); the configuration allows 1-65535. */
   port: number;
-  /** Default 0.0.0.0, so probes from outside the container reach it. */
+  /** HEALTH_ADDRESS; default 0.0.0.0, so probes from outside the container reach it. */
   hostname?: string;
   metrics: Metrics;
   /** CLEANUP_INTERVAL_SECONDS */
@@ -28,6 +29,32 @@ const INTERVALS_ALLOWED = 3;
 const PATHS = new Set(["/healthz", "/metrics"]);
 const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 const PLAIN_TEXT = "text/plain; charset=utf-8";
+
+/**
+ * `--healthcheck`: asks the running process's /healthz, with no API request and nothing else
+ * configured. Prints the answer and resolves when it is 200; throws a DynipError (exit 1,
+ * never 2: Docker reserves 2) otherwise. A listener on every address is asked on loopback.
+ */
+export async function probeHealth(
+  port: number | undefined,
+  address: string,
+  what: string,
+): Promise<string> {
+  if (port === undefined) throw new DynipError("--healthcheck needs HEALTH_PORT");
+  const host = address === "0.0.0.0" ? "127.0.0.1" : address === "::" ? "::1" : address;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}/healthz`;
+  const answer = await fetch(url, { signal: AbortSignal.timeout(5000) }).catch((error: Error) => {
+    throw new DynipError(`${what} is not answering on ${url}: ${error.message}`);
+  });
+  // Whatever answers on the port is bounded too: /healthz says a line or two.
+  const body = (
+    await readBounded(answer.body, 64 * 1024).catch((error: Error) => {
+      throw new DynipError(`${what} on ${url} answered oddly: ${error.message}`);
+    })
+  ).trim();
+  if (answer.status !== 200) throw new DynipError(`${what} is unhealthy: ${body}`);
+  return body;
+}
 
 export function startHealthServer(options: HealthOptions): HealthServer {
   const now = options.now ?? Date.now;
@@ -64,6 +91,10 @@ function healthCheck(metrics: Metrics, intervalSeconds: number, now: () => numbe
   const limitMs = INTERVALS_ALLOWED * intervalSeconds * 1000;
   const limit = `limit ${INTERVALS_ALLOWED} intervals = ${seconds(limitMs)}`;
   return (): string | undefined => {
+    // No grace for what cannot heal by itself: a probe must see a rejected token at once.
+    const blocker = metrics.blocker();
+    if (blocker !== undefined)
+      return `the last cycle failed, and will until someone acts: ${blocker}`;
     const last = metrics.lastSuccess()?.getTime();
     const age = now() - (last ?? startedAt);
     if (age <= limitMs) return undefined;

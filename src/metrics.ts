@@ -7,8 +7,13 @@ export type CycleResult = "success" | "failure";
 export type DeletedType = "A" | "AAAA" | "TXT";
 
 export interface Metrics {
-  /** Counts a finished cycle; a success also becomes the last success time. */
-  cycle(result: CycleResult, at: Date): void;
+  /**
+   * Counts a finished cycle; a success also becomes the last success time. `blocker` is why a
+   * failed cycle cannot succeed until a person acts (a rejected token): health fails at once.
+   */
+  cycle(result: CycleResult, at: Date, blocker?: string): void;
+  /** Why the last cycle failed in a way only a person can fix; undefined after a success. */
+  blocker(): string | undefined;
   deleted(count: number, type: DeletedType): void;
   /** Records whose deletion the brake held back in a domain's last cycle (0 to clear). */
   held(domain: string, records: number): void;
@@ -50,13 +55,16 @@ export function createMetrics(): Metrics {
   for (const type of ["A", "AAAA", "TXT"]) add(deleted, { type }, 0);
   add(errors, {}, 0);
   let last: Date | undefined;
+  let blocked: string | undefined;
   const heldRecords = new Map<string, number>();
 
   return {
-    cycle(result, at) {
+    cycle(result, at, blocker) {
       add(cycles, { result }, 1);
       if (result === "success") last = at;
+      blocked = result === "success" ? undefined : (blocker ?? blocked);
     },
+    blocker: () => blocked,
     deleted(count, type) {
       if (!Number.isInteger(count) || count < 0) {
         throw new RangeError(`deleted count must be a non-negative integer, got ${count}`);

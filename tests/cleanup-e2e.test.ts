@@ -232,3 +232,63 @@ describe("dynip status", () => {
     expect(fake.requests.every((r) => r.method === "GET")).toBe(true);
   });
 });
+
+describe("health from the start", () => {
+  test("a rejected token is unhealthy at once, without the start-up grace", async () => {
+    const port = await freePort();
+    const child = Bun.spawn([process.execPath, CLI, "cleanup"], {
+      env: cleanEnv(base({ HEALTH_PORT: String(port), CF_API_TOKEN: "wrong-token-0123456789" })),
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    try {
+      await metricsUntil(port, /^dynip_cleanup_cycles_total\{result="failure"\} 1$/m);
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(health.status).toBe(503);
+      expect(await health.text()).toContain("will until someone acts: Cloudflare API GET");
+      const probe = await runCli(["cleanup", "--healthcheck"], { HEALTH_PORT: String(port) });
+      expect(probe.code).toBe(1);
+      expect(probe.stderr).toContain("9109");
+    } finally {
+      child.kill("SIGTERM");
+      await child.exited;
+    }
+  });
+
+  test("--healthcheck needs nothing but HEALTH_PORT, and exits 0 or 1, never 2", async () => {
+    const port = await freePort();
+    const missing = await runCli(["cleanup", "--healthcheck"], {});
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("--healthcheck needs HEALTH_PORT");
+    expect((await runCli(["cleanup", "--healthcheck"], { HEALTH_PORT: "99999" })).code).toBe(1);
+    const down = await runCli(["cleanup", "--healthcheck"], { HEALTH_PORT: String(port) });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain("not answering");
+  });
+
+  test("HEALTH_ADDRESS=::1 serves on IPv6, and --healthcheck asks there", async () => {
+    await scenario();
+    const port = await freePort();
+    const child = Bun.spawn([process.execPath, CLI, "cleanup"], {
+      env: cleanEnv(base({ HEALTH_PORT: String(port), HEALTH_ADDRESS: "::1" })),
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    try {
+      await until(
+        async () => (await fetch(`http://[::1]:${port}/healthz`).catch(() => null))?.ok === true,
+      );
+      const probe = await runCli(["cleanup", "--healthcheck"], {
+        HEALTH_PORT: String(port),
+        HEALTH_ADDRESS: "::1",
+      });
+      expect(probe.code).toBe(0);
+      expect(await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => "refused")).toBe(
+        "refused",
+      );
+    } finally {
+      child.kill("SIGTERM");
+      await child.exited;
+    }
+  });
+});

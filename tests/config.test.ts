@@ -75,6 +75,7 @@ describe("defaults", () => {
         staleThresholdSeconds: 900,
         maxDeleteRatio: 0.5,
         brakeHoldSeconds: 3600,
+        healthAddress: "0.0.0.0",
         logLevel: "info",
         logFormat: "pretty",
         warnings: [],
@@ -141,6 +142,7 @@ const BAD: Record<EnvName, string> = {
   CLEANUP_MAX_DELETE_RATIO: "1.5",
   CLEANUP_BRAKE_HOLD_SECONDS: "30",
   HEALTH_PORT: "65536",
+  HEALTH_ADDRESS: "localhost",
   LOG_LEVEL: "verbose",
   LOG_FORMAT: "xml",
 };

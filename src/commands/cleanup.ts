@@ -1,13 +1,12 @@
 import { defineCommand } from "citty";
-import { readBounded } from "../bounded-read.ts";
 import { type CycleResult, createCleaner, createTroubleWatch } from "../cleanup.ts";
-import { managedDomains, requireToken } from "../config.ts";
-import { DynipError } from "../errors.ts";
-import { startHealthServer } from "../health.ts";
+import { loadHealthSettings, managedDomains, requireToken } from "../config.ts";
+import { DynipError, needsOperator } from "../errors.ts";
+import { probeHealth, startHealthServer } from "../health.ts";
 import { log } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
 import { checkArgs, commonArgs } from "./args.ts";
-import { clientFor, configFrom, sleep, stopSignal } from "./context.ts";
+import { clientFor, configFrom, environment, sleep, stopSignal } from "./context.ts";
 
 const args = {
   ...commonArgs,
@@ -24,24 +23,6 @@ const args = {
   },
 } as const;
 
-/** A container health check with no API request: the long-lived process answers for itself. */
-async function probe(port: number | undefined): Promise<void> {
-  if (port === undefined) throw new DynipError("--healthcheck needs HEALTH_PORT", 2);
-  const answer = await fetch(`http://127.0.0.1:${port}/healthz`, {
-    signal: AbortSignal.timeout(5000),
-  }).catch((error: Error) => {
-    throw new DynipError(`cleanup is not answering on port ${port}: ${error.message}`);
-  });
-  // Whatever answers on the port is bounded too: /healthz says a line or two.
-  const body = (
-    await readBounded(answer.body, 64 * 1024).catch((error: Error) => {
-      throw new DynipError(`cleanup on port ${port} answered oddly: ${error.message}`);
-    })
-  ).trim();
-  if (answer.status !== 200) throw new DynipError(`cleanup is unhealthy: ${body}`);
-  process.stdout.write(`${body}\n`);
-}
-
 export default defineCommand({
   meta: {
     name: "cleanup",
@@ -55,8 +36,12 @@ export default defineCommand({
     if (flags.force && !once) {
       throw new DynipError("--force goes with --once (or --dry-run); see --help", 2);
     }
+    if (flags.healthcheck) {
+      const { port, address } = loadHealthSettings(environment(flags));
+      process.stdout.write(`${await probeHealth(port, address, "cleanup")}\n`);
+      return;
+    }
     const config = configFrom(flags);
-    if (flags.healthcheck) return probe(config.healthPort);
     const token = requireToken(config);
     const metrics = createMetrics();
     const trouble = createTroubleWatch();
@@ -96,7 +81,12 @@ export default defineCommand({
     const health =
       config.healthPort === undefined
         ? undefined
-        : startHealthServer({ port: config.healthPort, metrics, intervalSeconds: interval });
+        : startHealthServer({
+            port: config.healthPort,
+            hostname: config.healthAddress,
+            metrics,
+            intervalSeconds: interval,
+          });
     if (health) log.info(`serving /healthz and /metrics on port ${health.port}`);
     log.info(`long-lived: one cleanup cycle every ${interval}s until SIGTERM`);
     while (!stop.aborted) {
@@ -106,8 +96,9 @@ export default defineCommand({
         metrics.cycle(result.problems.length > 0 ? "failure" : "success", new Date());
         log.info(summary(result));
       } catch (error) {
-        metrics.cycle("failure", new Date());
-        log.error(`cycle failed: ${(error as Error).message}`);
+        const message = (error as Error).message;
+        metrics.cycle("failure", new Date(), needsOperator(error) ? message : undefined);
+        log.error(`cycle failed: ${message}`);
       }
       await sleep(interval * 1000, stop);
     }
