@@ -166,6 +166,27 @@ describe("internal addresses from interfaces", () => {
     ).toThrow("INTERFACES=x matches no interface");
   });
 
+  test("an exact INTERFACES name beats EXCLUDE_INTERFACES; a glob does not", () => {
+    const run = (include: string[]) =>
+      detectInternal({
+        cidrs: DEFAULT_CIDRS,
+        include,
+        exclude: DEFAULT_EXCLUDE_INTERFACES,
+        interfaces: HOST,
+      });
+    expect(run(["docker0"])).toEqual({ ok: true, source: "interfaces", addresses: ["172.17.0.1"] });
+    expect(run(["docker*", "eth0"])).toEqual({
+      ok: true,
+      source: "interfaces",
+      addresses: ["192.168.1.10"],
+    });
+    const none = run(["docker*"]);
+    expect(none.ok).toBe(false);
+    expect(!none.ok && none.error).toBe(
+      "INTERFACES=docker* matches only docker0, which EXCLUDE_INTERFACES or the guest-bridge rule leave out; name an interface exactly in INTERFACES to publish it anyway",
+    );
+  });
+
   test("kernel-flagged IPv6 (temporary, deprecated, dadfailed) is left out, stable kept", () => {
     const ifaces: Interfaces = {
       eth0: [

@@ -171,6 +171,11 @@ const BRIDGE_CASES: { name: string; input: ChildCase; addresses: string[] }[] = 
     addresses: ["10.88.0.2", "192.168.1.10", "192.168.2.10"],
   },
   {
+    name: "INTERFACES=* (a glob) does not bring guest bridges back",
+    input: internal(DEFAULT_INTERNAL_CIDRS, DEFAULT_EXCLUDE_INTERFACES, ["*"]),
+    addresses: ["10.88.0.2", "192.168.1.10", "192.168.2.10"],
+  },
+  {
     name: "INTERFACES naming a guest bridge is the operator's choice",
     input: internal(DEFAULT_INTERNAL_CIDRS, DEFAULT_EXCLUDE_INTERFACES, ["incusbr0", "br0"]),
     addresses: ["10.10.10.1", "192.168.1.10"],

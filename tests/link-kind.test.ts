@@ -55,6 +55,11 @@ link("br0", { devtype: "bridge", ifindex: 13, extra: ["bridge"], ports: ["eth0",
 link("br1", { devtype: "bridge", ifindex: 14, extra: ["bridge"], ports: ["bond0"] });
 link("br2", { devtype: "bridge", ifindex: 15, extra: ["bridge"], ports: ["eth0.5"] });
 link("br3", { devtype: "bridge", ifindex: 16, extra: ["bridge"], ports: ["dummy0", "veth1"] });
+link("veth1.5", { devtype: "vlan", ifindex: 17, iflink: 3, extra: ["lower_veth1"] });
+link("bond1", { devtype: "bond", ifindex: 18, extra: ["bonding", "lower_veth1"] });
+link("br4", { devtype: "bridge", ifindex: 19, extra: ["bridge"], ports: ["veth1.5"] });
+link("br5", { devtype: "bridge", ifindex: 20, extra: ["bridge"], ports: ["bond1"] });
+link("br6", { devtype: "bridge", ifindex: 21, extra: ["bridge"], ports: ["gone0", "veth1"] });
 
 describe("linkKind", () => {
   test.each([
@@ -85,6 +90,9 @@ describe("isGuestBridge", () => {
     ["br1", "a bond", false],
     ["br2", "a VLAN", false],
     ["br3", "a dummy beside a veth", false],
+    ["br4", "a VLAN on a veth: judged by what it sits on", true],
+    ["br5", "a bond of veths", true],
+    ["br6", "a port gone while read (a container stopping) beside a veth", true],
     ["eth0", "not a bridge", false],
     ["veth1", "a veth end is an interface of this host", false],
     ["nothing0", "unknown", false],

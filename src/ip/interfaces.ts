@@ -78,24 +78,29 @@ export function listInterfaceAddresses(ifaces?: Interfaces, ifInet6?: string): I
   return found;
 }
 
+/** Glob characters: an INTERFACES item without them names one interface exactly. */
+const GLOB_CHARS = /[*?[]/;
+
 /**
- * Interface globs: `include` empty means every interface; `exclude` always wins. A guest
- * network's bridge (see isGuestBridge) is left out unless `include` names it: the operator's
- * explicit choice overrides the rule.
+ * Interface globs: `include` empty means every interface; `exclude` wins over an included
+ * glob, and a guest network's bridge (see isGuestBridge) is left out. An interface that
+ * `include` names exactly (no glob characters, `INTERFACES=incusbr0`) is the operator's choice:
+ * neither `exclude` nor the bridge rule removes it.
  */
 export function interfaceFilter(
   include: string[],
   exclude: string[],
   isGuest: (name: string) => boolean = () => false,
 ): (name: string) => boolean {
+  const named = new Set(include.filter((pattern) => !GLOB_CHARS.test(pattern)));
   const included = include.map((pattern) => new Bun.Glob(pattern));
   const excluded = exclude.map((pattern) => new Bun.Glob(pattern));
   const guests = new Map<string, boolean>();
   const guest = (name: string) => guests.get(name) ?? guests.set(name, isGuest(name)).get(name);
   return (name) => {
-    const chosen = included.some((glob) => glob.match(name));
-    if (included.length > 0 && !chosen) return false;
-    return !excluded.some((glob) => glob.match(name)) && (chosen || !guest(name));
+    if (named.has(name)) return true;
+    if (included.length > 0 && !included.some((glob) => glob.match(name))) return false;
+    return !excluded.some((glob) => glob.match(name)) && !guest(name);
   };
 }
 
@@ -124,28 +129,49 @@ export interface SelectOptions {
 function selectAddresses(options: SelectOptions): InterfaceAddress[] {
   const ifaces = options.interfaces ?? os.networkInterfaces();
   const sysfs = options.sysfs ?? (options.interfaces === undefined ? SYS_CLASS_NET : undefined);
+  linkNames(sysfs); // says once when sysfs cannot be read
+  const isGuest = sysfs === undefined ? undefined : (name: string) => isGuestBridge(name, sysfs);
+  const wanted = interfaceFilter(options.include, options.exclude, isGuest);
   if (options.include.length > 0) {
-    const names = new Set([...Object.keys(ifaces), ...linkNames(sysfs)]);
+    const names = [...new Set([...Object.keys(ifaces), ...linkNames(sysfs)])].sort();
     const globs = options.include.map((pattern) => new Bun.Glob(pattern));
-    if (![...names].some((name) => globs.some((glob) => glob.match(name)))) {
+    const matched = names.filter((name) => globs.some((glob) => glob.match(name)));
+    const setting = `INTERFACES=${options.include.join(",")}`;
+    if (matched.length === 0) {
       throw new Error(
-        `INTERFACES=${options.include.join(",")} matches no interface on this host ` +
-          `(there are: ${[...names].sort().join(", ") || "none"})`,
+        `${setting} matches no interface on this host (there are: ${names.join(", ") || "none"})`,
+      );
+    }
+    if (!matched.some(wanted)) {
+      throw new Error(
+        `${setting} matches only ${matched.join(", ")}, which EXCLUDE_INTERFACES or the ` +
+          "guest-bridge rule leave out; name an interface exactly in INTERFACES to publish it anyway",
       );
     }
   }
-  const isGuest = sysfs === undefined ? undefined : (name: string) => isGuestBridge(name, sysfs);
-  const wanted = interfaceFilter(options.include, options.exclude, isGuest);
   return listInterfaceAddresses(options.interfaces, options.ifInet6).filter((entry) =>
     wanted(entry.name),
   );
 }
 
+let warnedNoSysfs = false;
+
+/**
+ * The links sysfs lists. On Linux, a sysfs that cannot be read (a container without /sys)
+ * turns the bridge rule off: said once, at warning level, since guest bridges may then be
+ * published unless EXCLUDE_INTERFACES names them.
+ */
 function linkNames(sysfs: string | undefined): string[] {
   if (sysfs === undefined) return [];
   try {
     return readdirSync(sysfs);
-  } catch {
+  } catch (error) {
+    if (process.platform === "linux" && !warnedNoSysfs) {
+      warnedNoSysfs = true;
+      log.warn(
+        `cannot read ${sysfs} (${(error as NodeJS.ErrnoException).code ?? error}): guest networks' bridges cannot be told by kind, only by EXCLUDE_INTERFACES; mount /sys`,
+      );
+    }
     return [];
   }
 }

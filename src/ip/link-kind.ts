@@ -56,7 +56,32 @@ export function isGuestBridge(name: string, root = SYS_CLASS_NET): boolean {
   } catch {
     return false;
   }
-  return ports.every((port) => GUEST_PORTS.has(linkKind(port, root)));
+  return ports.every((port) => leadsToGuests(port, root, 0));
+}
+
+/**
+ * Whether a bridge port only ever leads to guests. A port stacked on other devices (a VLAN,
+ * a bond, a macvlan: `lower_*` links) is judged by what it is stacked on, down to the bottom,
+ * so a VLAN on a veth is a guest's and a VLAN on a NIC is an uplink. A port gone by the time it
+ * is looked at (a container stopping) leads nowhere and does not count as an uplink.
+ */
+function leadsToGuests(port: string, root: string, depth: number): boolean {
+  const kind = linkKind(port, root);
+  if (kind === "unknown" || GUEST_PORTS.has(kind)) return true;
+  const lower = lowerDevices(port, root);
+  if (lower.length === 0 || depth >= 8) return false;
+  return lower.every((device) => leadsToGuests(device, root, depth + 1));
+}
+
+/** The devices `name` is stacked on, from its `lower_<device>` links. */
+function lowerDevices(name: string, root: string): string[] {
+  try {
+    return readdirSync(join(root, name))
+      .filter((entry) => entry.startsWith("lower_"))
+      .map((entry) => entry.slice("lower_".length));
+  } catch {
+    return [];
+  }
 }
 
 function read(path: string): string {
