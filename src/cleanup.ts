@@ -1,7 +1,8 @@
 import { createApplier, isRace } from "./apply.ts";
 import type { CloudflareClient, RequestInfo } from "./cloudflare/client.ts";
 import type { DnsRecord } from "./cloudflare/types.ts";
-import { DynipError } from "./errors.ts";
+import { apexRefusal } from "./config-fields.ts";
+import { CloudflareApiError, DynipError, isAuthFailure } from "./errors.ts";
 import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { applyBrake, removesAddress } from "./plan/brake.ts";
@@ -270,6 +271,35 @@ export function createCleaner(deps: CleanerDeps) {
     return held;
   }
 
+  const apexChecked = new Set<string>();
+
+  /**
+   * With CF_ZONE_ID nothing looked the zone up by name, so nothing saw whether a managed name
+   * is its apex, where cleanup would delete hand-made records: before the first deletion in a
+   * zone, its name is asked once (`GET /zones/{id}`). A token that may not read it is said once,
+   * and cleanup goes on. Throws a DynipError (exit 2) for an apex without ALLOW_ZONE_APEX.
+   */
+  async function checkApex(zoneId: string, domains: string[]): Promise<void> {
+    if (deps.zoneId === undefined || deps.allowApex || apexChecked.has(zoneId)) return;
+    let name: string;
+    try {
+      name = await deps.client.zoneName(zoneId);
+    } catch (error) {
+      if (!isAuthFailure(error) && !(error instanceof CloudflareApiError && error.status === 403)) {
+        throw error;
+      }
+      apexChecked.add(zoneId);
+      log.warn(
+        "cannot read the name of zone CF_ZONE_ID (the token lacks Zone → Zone → Read), so a " +
+          "managed name at the zone's apex would go unnoticed; give it that permission",
+      );
+      return;
+    }
+    apexChecked.add(zoneId);
+    const apex = domains.find((d) => d === name);
+    if (apex) throw new DynipError(apexRefusal(apex, "is the apex of zone CF_ZONE_ID"), 2);
+  }
+
   /** A failed cycle saw nothing: whatever silence was being watched, the watch starts again. */
   async function cycle(): Promise<CycleResult> {
     try {
@@ -288,15 +318,19 @@ export function createCleaner(deps: CleanerDeps) {
       const problems = plans.flatMap((p) => p.problems);
       for (const problem of problems) log.warn(problem);
       const operations = plans.flatMap((p) => p.operations);
-      if (deps.dryRun) {
-        for (const op of operations) deps.print(`would ${describeOperation(op)}`);
-        if (operations.length === 0) deps.print("nothing to delete");
-        return { deleted: 0, operations, held, problems };
-      }
       const byZone = new Map<string, Operation[]>();
       for (const p of plans) {
         if (p.operations.length === 0) continue;
         byZone.set(p.view.zoneId, [...(byZone.get(p.view.zoneId) ?? []), ...p.operations]);
+      }
+      for (const [zoneId] of byZone) {
+        const inZone = plans.filter((p) => p.view.zoneId === zoneId).map((p) => p.view.domain);
+        await checkApex(zoneId, inZone);
+      }
+      if (deps.dryRun) {
+        for (const op of operations) deps.print(`would ${describeOperation(op)}`);
+        if (operations.length === 0) deps.print("nothing to delete");
+        return { deleted: 0, operations, held, problems };
       }
       try {
         for (const [zoneId, ops] of byZone) {

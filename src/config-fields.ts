@@ -91,10 +91,17 @@ function listOr(options: readonly string[]): string {
  */
 export const comment = parsed((text, addIssue): string | undefined => {
   if (text.toLowerCase() === "none") return undefined;
-  if ([...text].length > 100)
-    addIssue({ message: "must be at most 100 characters (the Free plan's limit)" });
-  if (/\p{Cc}/u.test(text))
-    addIssue({ message: `must not hold control characters, got ${quote(text)}` });
+  // UTF-16 units, as JavaScript counts: an emoji counts twice, on the safe side of the limit.
+  if (text.length > 100) {
+    addIssue({
+      message: "must be at most 100 characters (the Free plan's limit; an emoji counts as 2)",
+    });
+  }
+  if (/[\p{Cc}\p{Cf}]/u.test(text)) {
+    addIssue({
+      message: `must not hold control or invisible format characters, got ${quote(text)}`,
+    });
+  }
   return text;
 });
 

@@ -210,6 +210,20 @@ function duplicateDomain(input: Domains): string | undefined {
   return undefined;
 }
 
+/**
+ * Static external addresses inside INTERNAL_CIDRS: the internal source owns those, so the
+ * external one would drop them from what it publishes and withdraw them.
+ */
+function insideCidrs(
+  input: Pick<Checked, "EXTERNAL_IPV4_SOURCE" | "EXTERNAL_IPV6_SOURCE" | "INTERNAL_CIDRS">,
+): string[] {
+  return [input.EXTERNAL_IPV4_SOURCE, input.EXTERNAL_IPV6_SOURCE].flatMap((source) =>
+    source.kind === "static"
+      ? source.addresses.filter((ip) => inCidrs(ip, input.INTERNAL_CIDRS))
+      : [],
+  );
+}
+
 /** Static internal addresses that INTERNAL_CIDRS does not hold: the internal source owns only those it holds. */
 function outsideCidrs(input: Pick<Checked, "INTERNAL_IP_SOURCE" | "INTERNAL_CIDRS">): string[] {
   const source = input.INTERNAL_IP_SOURCE;
@@ -245,7 +259,8 @@ function domainProblem(
     const family = v6 ? "IPv6" : "IPv4";
     return `${field.quote(domain)} is ${domain.length} characters, and the heartbeat names dynip writes there add up to ${prefix} more (_heartbeat-<${family}>.): use a name of at most ${253 - prefix} characters, DNS allows 253 in all`;
   }
-  if (!input.ALLOW_ZONE_APEX && getDomain(domain) === domain) {
+  // Private suffixes too (eu.org, pp.ua): a name registered under one is a zone's apex as well.
+  if (!input.ALLOW_ZONE_APEX && getDomain(domain, { allowPrivateDomains: true }) === domain) {
     return field.apexRefusal(domain, "is a registered domain, the apex of its zone");
   }
   return undefined;
@@ -298,6 +313,15 @@ const ConfigSchema = v.pipe(
       },
     ),
     ["INTERNAL_IP_SOURCE"],
+  ),
+  v.forward(
+    v.partialCheck(
+      [["EXTERNAL_IPV4_SOURCE"], ["EXTERNAL_IPV6_SOURCE"], ["INTERNAL_CIDRS"]],
+      (input) => insideCidrs(input).length === 0,
+      (issue) =>
+        `static external addresses inside INTERNAL_CIDRS: ${insideCidrs(issue.input as Checked).join(", ")}; the internal source owns those ranges, so they would never be published as external ones: take the range out of INTERNAL_CIDRS or the address out of the static list`,
+    ),
+    ["INTERNAL_CIDRS"],
   ),
   v.partialCheck(
     [["CLEANUP_BRAKE_HOLD_SECONDS"], ["STALE_THRESHOLD_SECONDS"]],

@@ -121,6 +121,12 @@ export function isAuthFailure(error: unknown): boolean {
  * A failure that lasts until a person acts: authentication, or configuration found wrong at
  * run time (exit code 2, such as a zone apex). Health checks fail at once on these.
  */
+/** 2 when `error`, or an error it wraps, is a configuration or usage error; else 1. */
+export function exitCodeOf(error: unknown): 1 | 2 {
+  if (error instanceof DynipError && error.exitCode === 2) return 2;
+  return error instanceof Error && error.cause !== undefined ? exitCodeOf(error.cause) : 1;
+}
+
 export function needsOperator(error: unknown): boolean {
   if (isAuthFailure(error) || (error instanceof DynipError && error.exitCode === 2)) return true;
   // Wrapped (a cycle that failed after part of its work): the cause decides.

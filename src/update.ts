@@ -273,15 +273,16 @@ export function createUpdater(deps: UpdaterDeps) {
     for (let attempt = 1; ; attempt++) {
       const planned = await makePlan();
       const { ops, records } = planned;
-      warn(planned);
       try {
         cache = await apply(ops, records, landed);
         // After a change, read again next pass: a host that raced this one (a sharer
         // withdrawing the address just joined) may have changed what the cache believes.
         passesSinceRead = ops.every(isRefresh) ? passesSinceRead + 1 : FULL_READ_EVERY;
+        warn(planned); // once a pass: about the plan that was applied
         return ops;
       } catch (error) {
         cache = undefined;
+        if (!isRace(error) || attempt >= MAX_ATTEMPTS) warn(planned);
         if (!isRace(error)) throw error;
         if (attempt >= MAX_ATTEMPTS) {
           throw new DynipError(
@@ -316,8 +317,9 @@ export function createUpdater(deps: UpdaterDeps) {
     }
     for (const d of drifts) {
       log.warn(
-        `${d.ip} at ${d.domain} is shared with ${d.sharers.join(", ")} and differs from this ` +
-          `host's CF_PROXIED/RECORD_TTL (${d.change}): left as it is; give the sharers the same settings`,
+        `${d.ip} at ${d.domain} differs from this host's CF_PROXIED/RECORD_TTL (${d.change}), ` +
+          `but ${d.writer}, which shares it, keeps its settings (the lowest INSTANCE_ID there ` +
+          "does): give the sharers the same settings",
       );
     }
   }

@@ -460,3 +460,39 @@ describe("every applied deletion is reported", () => {
     }
   }, 40_000);
 });
+
+describe("a managed name at the zone's apex", () => {
+  test("with CF_ZONE_ID, cleanup asks the zone's name before deleting there, and refuses (exit 2)", async () => {
+    await fake.stop();
+    fake = await startFakeCloudflare({
+      now: Date.now(),
+      zones: [{ id: "b".repeat(32), name: "lab.example.com" }],
+    });
+    const lab = (extra: Record<string, string> = {}) =>
+      env({ INTERNAL_DOMAIN: "lab.example.com", ...extra });
+    // The website's record at the apex, hand-made long ago, and no heartbeat beside it.
+    fake.seed({
+      name: "lab.example.com",
+      type: "A",
+      content: "5.6.7.8",
+      created_on: iso(fakeNow() - 90_000),
+    });
+    for (const i of [1, 2, 3]) {
+      fake.seed({
+        name: heartbeatName(`10.0.0.${i}`, "lab.example.com"),
+        type: "TXT",
+        content: formatHeartbeat(fakeNow() - 30, `web-${i}`),
+      });
+    }
+    const refused = await runCli(["cleanup", "--once"], lab());
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("lab.example.com is the apex of zone CF_ZONE_ID");
+    expect(fake.records().some((r) => r.content === "5.6.7.8")).toBe(true);
+    expect(fake.requests.filter((r) => r.path === `/zones/${"b".repeat(32)}`)).toHaveLength(1);
+    // A token that may not read zones: said, and cleanup goes on as before.
+    fake.inject({ method: "GET", path: /^\/zones\/b+$/, fault: { kind: "status", status: 403 } });
+    const blind = await runCli(["cleanup", "--once", "--dry-run"], lab());
+    expect(blind.code).toBe(0);
+    expect(blind.stderr).toContain("lacks Zone → Zone → Read");
+  });
+});

@@ -230,9 +230,30 @@ describe("RECORD_COMMENT", () => {
     expect(load({ ...DOMAIN, RECORD_COMMENT: text }).comment).toBe(comment as never);
   });
 
-  test("control characters are refused", () => {
-    expect(problemsOf({ ...DOMAIN, RECORD_COMMENT: "a\nb" })).toEqual([
-      expect.stringMatching(/^RECORD_COMMENT: must not hold control characters/),
+  test.each([
+    ["a\nb", /^RECORD_COMMENT: must not hold control or invisible format characters/],
+    ["a\u200bb", /^RECORD_COMMENT: must not hold control or invisible format characters/],
+    [
+      "\u{1F600}".repeat(51),
+      /^RECORD_COMMENT: must be at most 100 characters .*an emoji counts as 2/,
+    ],
+  ])("%j is refused", (text, pattern) => {
+    expect(problemsOf({ ...DOMAIN, RECORD_COMMENT: text })).toEqual([
+      expect.stringMatching(pattern),
+    ]);
+  });
+
+  test("a static external address inside INTERNAL_CIDRS is refused: it would never be published", () => {
+    expect(
+      problemsOf({
+        ...DOMAIN,
+        EXTERNAL_IPV4_SOURCE: "static:44.1.2.3",
+        INTERNAL_CIDRS: "10.0.0.0/8,44.0.0.0/8",
+      }),
+    ).toEqual([
+      expect.stringMatching(
+        /^INTERNAL_CIDRS: static external addresses inside INTERNAL_CIDRS: 44\.1\.2\.3;/,
+      ),
     ]);
   });
 });

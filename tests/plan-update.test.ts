@@ -492,15 +492,24 @@ describe("planUpdate", () => {
     },
   );
 
-  test("a shared address is left as it is, and the difference reported", () => {
-    const records = [
-      heartbeat("5.6.7.8", OTHER, EXT),
+  test("of hosts sharing an address, the lowest INSTANCE_ID keeps its settings; the others warn", () => {
+    const shared = (other: string) => [
+      heartbeat("5.6.7.8", other, EXT),
       ...published("5.6.7.8", ME, EXT).map((r) => (r.type === "A" ? { ...r, ttl: 300 } : r)),
     ];
-    const plan = input([want(EXT, ["5.6.7.8"])], records);
-    expect(planUpdate(plan).every(isRefresh)).toBe(true);
-    expect(findDrifts(plan)).toEqual([
-      { domain: EXT, ip: "5.6.7.8", change: "TTL 300 -> 120", sharers: [OTHER] },
+    // ME (web-01) before web-02: ME writes, and nobody warns.
+    const first = input([want(EXT, ["5.6.7.8"])], shared(OTHER));
+    expect(
+      planUpdate(first)
+        .filter((op) => !isRefresh(op))
+        .map((op) => op.reason),
+    ).toEqual(["5.6.7.8 settings: TTL 300 -> 120"]);
+    expect(findDrifts(first)).toEqual([]);
+    // aaa-host before ME: ME leaves it, and says who keeps it.
+    const second = input([want(EXT, ["5.6.7.8"])], shared("aaa-host"));
+    expect(planUpdate(second).every(isRefresh)).toBe(true);
+    expect(findDrifts(second)).toEqual([
+      { domain: EXT, ip: "5.6.7.8", change: "TTL 300 -> 120", writer: "aaa-host" },
     ]);
   });
 

@@ -184,6 +184,9 @@ describe("dynip update against the fake API", () => {
       expect(refused.code).toBe(2);
       expect(refused.stderr).toContain("lab.example.com is the apex of its Cloudflare zone");
       expect(zones.records()).toEqual([]);
+      // Long-lived, the same refusal ends the process with exit 2 instead of failing every pass.
+      const longLived = await runCli(["update", "--interval", "1"], env, { timeoutMs: 5000 });
+      expect(longLived.code).toBe(2);
       expect((await runCli(["update"], { ...env, ALLOW_ZONE_APEX: "true" })).code).toBe(0);
       expect(zones.records()).toHaveLength(2);
     } finally {

@@ -11,6 +11,7 @@ import {
   DnsRecordSchema,
   TokenSchema,
   ZoneListSchema,
+  ZoneSchema,
 } from "./schemas.ts";
 import { type Answer, createTransport, type RequestInfo, type Transport } from "./transport.ts";
 import type { BatchOperations, BatchResult, DnsRecord, ListFilter, RecordInput } from "./types.ts";
@@ -107,6 +108,8 @@ export interface CloudflareClient {
    * (a.b.example.com, b.example.com, example.com). Throws a DynipError when none does.
    */
   findZone(domain: string): Promise<{ id: string; name: string }>;
+  /** The lower-case name of the zone `zoneId` (`GET /zones/{id}`, Zone → Zone → Read). */
+  zoneName(zoneId: string): Promise<string>;
   verifyToken(): Promise<{ id: string; status: string }>;
 }
 
@@ -218,6 +221,12 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
     },
 
     findZone: createZoneFinder(transport),
+
+    async zoneName(zoneId) {
+      const path = `/zones/${encodeURIComponent(zoneId)}`;
+      const answer = await transport.send({ method: "GET", path, result: ZoneSchema });
+      return answer.result.name.toLowerCase();
+    },
 
     async verifyToken() {
       return (

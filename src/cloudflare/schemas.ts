@@ -74,6 +74,8 @@ export const BatchResultSchema = v.object({
   posts: RecordListOrEmpty,
 });
 
+export const ZoneSchema = v.object({ id: v.pipe(v.string(), v.minLength(1)), name: v.string() });
+
 export const ZoneListSchema = v.array(
   v.object({ id: v.pipe(v.string(), v.minLength(1)), name: v.string() }),
 );

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { type CycleResult, createCleaner, createTroubleWatch } from "../cleanup.ts";
 import { loadHealthSettings, managedDomains, requireToken } from "../config.ts";
-import { DynipError, needsOperator } from "../errors.ts";
+import { DynipError, exitCodeOf, needsOperator } from "../errors.ts";
 import { probeHealth, startHealthServer } from "../health.ts";
 import { log } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
@@ -68,7 +68,10 @@ export default defineCommand({
       try {
         result = await cleaner.cycle();
       } catch (error) {
-        throw new DynipError(`cleanup cycle failed: ${(error as Error).message}`);
+        throw new DynipError(
+          `cleanup cycle failed: ${(error as Error).message}`,
+          exitCodeOf(error),
+        );
       }
       log.info(summary(result));
       const unfinished = unfinishedBecause(result);
@@ -97,6 +100,11 @@ export default defineCommand({
         log.info(summary(result));
       } catch (error) {
         const message = (error as Error).message;
+        // A configuration error found at run time (a zone apex) will not heal: exit 2.
+        if (exitCodeOf(error) === 2) {
+          await health?.stop();
+          throw error;
+        }
         metrics.cycle("failure", new Date(), needsOperator(error) ? message : undefined);
         log.error(`cycle failed: ${message}`);
       }

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { requireToken } from "../config.ts";
-import { DynipError } from "../errors.ts";
+import { DynipError, exitCodeOf } from "../errors.ts";
 import { log } from "../log.ts";
 import { createUpdater } from "../update.ts";
 import { checkArgs, commonArgs } from "./args.ts";
@@ -55,6 +55,8 @@ export default defineCommand({
       try {
         await updater.pass();
       } catch (error) {
+        // A configuration error found at run time (a zone apex) will not heal: exit 2.
+        if (exitCodeOf(error) === 2) throw error;
         log.error(`pass failed: ${(error as Error).message}`);
       }
       await sleep(interval * 1000, stop);

@@ -199,9 +199,9 @@ function publish(ip: string, domain: string, zone: DomainRecords, input: Setting
     ops.push({ kind: "create", record, reason: `new address ${ip}` });
     return ops;
   }
-  // Only the sole owner brings the record to its settings: where hosts with different
-  // settings share an address, rewriting it would make them rewrite it back and forth.
-  if (othersAt(ip, zone, input.instanceId).length > 0) return ops;
+  // One writer per address brings the record to its settings: where hosts with different
+  // settings share an address, each rewriting it would rewrite it back and forth.
+  if (writerAt(ip, zone, input.instanceId) !== input.instanceId) return ops;
   for (const record of existing) {
     const change = settingsChange(record, wanted);
     if (!change) continue;
@@ -216,10 +216,14 @@ function addressSettings(ip: string, input: Settings): { ttl: number; proxied: b
   return { ttl: input.ttl, proxied: input.proxied && isPublic(ip) };
 }
 
-/** Instances other than `instanceId` with a parsable heartbeat at `ip`. */
-function othersAt(ip: string, zone: DomainRecords, instanceId: string): string[] {
+/**
+ * The instance that keeps the address record's settings: of every instance with a parsable
+ * heartbeat at `ip` (and this one, about to write its own), the lowest id. Unparsable TXT
+ * records there name no instance and do not count.
+ */
+function writerAt(ip: string, zone: DomainRecords, instanceId: string): string {
   const owners = (zone.claims.get(ip) ?? []).flatMap((c) => (c.owner ? [c.owner] : []));
-  return [...new Set(owners.filter((owner) => owner !== instanceId))];
+  return [instanceId, ...owners].sort()[0] ?? instanceId;
 }
 
 /**
@@ -247,14 +251,14 @@ export interface Drift {
   ip: string;
   /** `proxied false -> true, TTL 300 -> 120` */
   change: string;
-  /** The other instances publishing it. */
-  sharers: string[];
+  /** The sharer that keeps the record's settings (the lowest INSTANCE_ID there). */
+  writer: string;
 }
 
 /**
- * Records of addresses this host publishes together with other hosts whose proxied/TTL
- * differ from this host's settings: left alone (see publish), and worth a warning once a
- * pass. In desired order. Pure; never throws.
+ * Records of addresses this host publishes together with other hosts whose proxied/TTL differ
+ * from this host's settings, where another sharer keeps the record (see writerAt): left as
+ * they are, and worth a warning once a pass. In desired order. Pure; never throws.
  */
 export function findDrifts(input: UpdatePlanInput): Drift[] {
   const zones = indexAll(input.desired, input.records);
@@ -262,12 +266,12 @@ export function findDrifts(input: UpdatePlanInput): Drift[] {
     const domain = desire.domain.toLowerCase();
     const zone = zones.get(domain) as DomainRecords;
     return [...new Set(desire.addresses.map(canonical))].flatMap((ip) => {
-      const sharers = othersAt(ip, zone, input.instanceId);
-      if (sharers.length === 0) return [];
+      const writer = writerAt(ip, zone, input.instanceId);
+      if (writer === input.instanceId) return [];
       const wanted = addressSettings(ip, input);
       return (zone.addresses.get(ip) ?? []).flatMap((record) => {
         const change = settingsChange(record, wanted);
-        return change ? [{ domain, ip, change, sharers }] : [];
+        return change ? [{ domain, ip, change, writer }] : [];
       });
     });
   });
