@@ -1,26 +1,88 @@
 /** The README is part of the product: its commands, flags and variables must be real. */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import {
+  cpSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { CONFIG_VARIABLES } from "../src/config.ts";
 import { argvProblems, subcommandFlags } from "./support/ship-cli.ts";
 
-const README = readFileSync(resolve(import.meta.dir, "../README.md"), "utf8");
+const ROOT = resolve(import.meta.dir, "..");
+const README = readFileSync(resolve(ROOT, "README.md"), "utf8");
 const codeBlocks = [...README.matchAll(/```(?:sh|console)?\n([\s\S]*?)```/g)].map(
   (m) => m[1] ?? "",
 );
 
+/** Gives everything under `dir` to nobody (65534), links themselves rather than their targets. */
+function giveToNobody(dir: string): void {
+  lchownSync(dir, 65534, 65534);
+  if (!lstatSync(dir).isDirectory()) return;
+  for (const entry of readdirSync(dir)) giveToNobody(join(dir, entry));
+}
+
 describe("README", () => {
-  test("starts with the two fresh-machine commands, pinned to the project's bun", () => {
+  test("starts with the two fresh-machine commands, pinned to the project's bun, no global install", () => {
     const [preview, tests] = codeBlocks;
-    const install = `npm install -g bun@${pkg.devDependencies.bun} && bun install --frozen-lockfile`;
+    const bun = `npx --yes bun@${pkg.devDependencies.bun}`;
+    const install = `${bun} install --frozen-lockfile`;
     expect(preview?.trim()).toStartWith(install);
-    expect(preview).toContain("update --dry-run");
-    expect(tests?.trim()).toBe(`${install} && bun run test`);
+    expect(preview).toContain(`${bun} src/cli.ts update --dry-run`);
+    expect(tests?.trim()).toBe(`${install} && ${bun} run test`);
+    expect(`${preview}${tests}`).not.toContain("-g ");
     // .ci/run runs the same test command.
     expect(readFileSync(resolve(import.meta.dir, "../.ci/run"), "utf8")).toContain("bun run test");
   });
+
+  // As root only: it runs the command as `nobody`, in a copy of the checkout nobody owns, with
+  // this bun standing in for the one `npx` would fetch (the tests run offline).
+  test.skipIf(process.getuid?.() !== 0 || !Bun.which("setpriv"))(
+    "the preview command works for a user who is not root, with an empty HOME",
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), "dynip-fresh-"));
+      try {
+        for (const part of [
+          "src",
+          "package.json",
+          "bun.lock",
+          "bunfig.toml",
+          "tsconfig.json",
+          "node_modules",
+        ]) {
+          cpSync(resolve(ROOT, part), join(dir, part), { recursive: true, verbatimSymlinks: true });
+        }
+        mkdirSync(join(dir, "home"));
+        giveToNobody(dir);
+        const command = (codeBlocks[0] ?? "")
+          .trim()
+          .replaceAll(/npx --yes bun@\S+/g, process.execPath);
+        const run = Bun.spawnSync(
+          ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", command],
+          {
+            cwd: dir,
+            env: { PATH: "/usr/bin:/bin", HOME: join(dir, "home") },
+            stdout: "pipe",
+            stderr: "pipe",
+          },
+        );
+        expect({ code: run.exitCode, stderr: run.stderr.toString() }).toEqual({
+          code: 0,
+          stderr: "",
+        });
+        expect(run.stdout.toString()).toContain("detected internal");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   test("the configuration table lists every variable with its default", () => {
     const section = README.slice(README.indexOf("## Configuration"));
