@@ -41,6 +41,7 @@ export type EnvName =
   | "STALE_THRESHOLD_SECONDS"
   | "CLEANUP_MAX_DELETE_RATIO"
   | "CLEANUP_BRAKE_HOLD_SECONDS"
+  | "STOP_TIMEOUT_SECONDS"
   | "HEALTH_PORT"
   | "HEALTH_ADDRESS"
   | "LOG_LEVEL"
@@ -65,6 +66,7 @@ const DEFAULTS = {
   STALE_THRESHOLD_SECONDS: "900",
   CLEANUP_MAX_DELETE_RATIO: "0.5",
   HEALTH_ADDRESS: "0.0.0.0",
+  STOP_TIMEOUT_SECONDS: "10",
   LOG_LEVEL: "info",
   LOG_FORMAT: "pretty",
 } as const satisfies Partial<Record<EnvName, string>>;
@@ -105,6 +107,8 @@ const DESCRIPTIONS: Record<EnvName, string> = {
     "Share of a domain's addresses (0-1) above which one cleanup cycle holds its deletions (the brake)",
   CLEANUP_BRAKE_HOLD_SECONDS:
     "While the brake holds, addresses go only once stale for longer than this (default: 4 x STALE_THRESHOLD_SECONDS)",
+  STOP_TIMEOUT_SECONDS:
+    "After SIGTERM/SIGINT a long-lived process exits within this many seconds, deregistration included (1-600)",
   HEALTH_PORT: "Port (1-65535) for cleanup's /healthz and /metrics; unset: no server",
   HEALTH_ADDRESS:
     "Address the health server listens on: an IPv4 or IPv6 literal (`::` for both families where the host has IPv6)",
@@ -167,6 +171,7 @@ const Fields = v.object({
   STALE_THRESHOLD_SECONDS: v.optional(seconds(60, 2592000), DEFAULTS.STALE_THRESHOLD_SECONDS),
   CLEANUP_MAX_DELETE_RATIO: v.optional(field.ratio, DEFAULTS.CLEANUP_MAX_DELETE_RATIO),
   CLEANUP_BRAKE_HOLD_SECONDS: v.optional(seconds(60, 31536000)),
+  STOP_TIMEOUT_SECONDS: v.optional(seconds(1, 600), DEFAULTS.STOP_TIMEOUT_SECONDS),
   HEALTH_PORT: v.optional(field.integer("a port from 1 to 65535", field.range(1, 65535))),
   HEALTH_ADDRESS: v.optional(field.listenAddress, DEFAULTS.HEALTH_ADDRESS),
   LOG_LEVEL: v.optional(
@@ -381,6 +386,8 @@ export interface Config {
   maxDeleteRatio: number;
   /** While braked, only addresses stale for longer than this go; at least the threshold. */
   brakeHoldSeconds: number;
+  /** After a stop signal, a long-lived process exits within this many seconds. */
+  stopTimeoutSeconds: number;
   /** Set: cleanup serves /healthz and /metrics on this port. */
   healthPort?: number;
   /** The health server's listening address: an IPv4 or IPv6 literal. */
@@ -428,6 +435,7 @@ function toConfig(input: Checked): Config {
     staleThresholdSeconds: input.STALE_THRESHOLD_SECONDS,
     maxDeleteRatio: input.CLEANUP_MAX_DELETE_RATIO,
     brakeHoldSeconds: input.CLEANUP_BRAKE_HOLD_SECONDS ?? 4 * input.STALE_THRESHOLD_SECONDS,
+    stopTimeoutSeconds: input.STOP_TIMEOUT_SECONDS,
     healthPort: input.HEALTH_PORT,
     healthAddress: input.HEALTH_ADDRESS,
     logLevel: input.LOG_LEVEL,

@@ -150,6 +150,42 @@ describe("CF_API_URL scheme", () => {
   });
 });
 
+describe("stopping in bounded time", () => {
+  test("SIGTERM during retries against a failing API: no new attempt, exit 0 at once", async () => {
+    fake.inject({ method: "GET", times: Infinity, fault: { kind: "status", status: 503 } });
+    const child = spawnUpdater({ API_TIMEOUT_SECONDS: "5" });
+    // The first attempt failed and the client waits to retry: stop it there.
+    await until(() => fake.requests.length >= 1);
+    await Bun.sleep(100);
+    const started = performance.now();
+    const sent = fake.requests.length;
+    child.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(fake.requests.length).toBe(sent);
+  });
+
+  test("with DEREGISTER_ON_STOP and an API that hangs, the stop fits STOP_TIMEOUT_SECONDS and says what it skipped", async () => {
+    const child = spawnUpdater({
+      DEREGISTER_ON_STOP: "true",
+      STOP_TIMEOUT_SECONDS: "3",
+      API_TIMEOUT_SECONDS: "30",
+    });
+    await until(() => batchRequests(fake).length > 0);
+    fake.inject({ times: Infinity, fault: { kind: "hang" } });
+    await Bun.sleep(1500); // the next pass hangs on its request
+    const started = performance.now();
+    child.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    const took = performance.now() - started;
+    expect(took).toBeLessThan(4000);
+    expect(took).toBeGreaterThan(1000);
+    const stderr = await new Response(child.stderr).text();
+    expect(stderr).toContain("cut short by the stop");
+    expect(stderr).toContain("deregistration did not finish within STOP_TIMEOUT_SECONDS=3");
+  });
+});
+
 describe("signals and hangs", () => {
   test("SIGTERM while a batch is in flight finishes the pass, exits 0, records complete", async () => {
     fake.inject({ method: "POST", path: /\/batch$/, fault: { kind: "delay", ms: 800 } });

@@ -3,6 +3,7 @@
  * client, so tests hand them one pointed at a local fake.
  */
 import { CloudflareResponseError, DynipError, ListingChangedError } from "../errors.ts";
+import type { Lifecycle } from "../lifecycle.ts";
 import { batchBody, chunkBatch, countOperations, mergeBatchResults, recordBody } from "./batch.ts";
 import {
   BatchResultSchema,
@@ -44,6 +45,8 @@ export interface ClientOptions {
   maxAnswerBytes?: number;
   /** Called after every attempt, retries included: for metrics and request counting. */
   onRequest?: (info: RequestInfo) => void;
+  /** A long-lived process's stop: no retries after it, requests cut at its deadlines. */
+  lifecycle?: Lifecycle;
 }
 
 /** A listing as read: the records and the clock they were read by. */
@@ -141,6 +144,7 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
     maxElapsedMs: options.maxElapsedMs ?? 120_000,
     maxAnswerBytes: options.maxAnswerBytes ?? 32 * 1024 * 1024,
     onRequest: options.onRequest,
+    ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
   });
   const perPage = options.perPage ?? 5000;
   const records = (zoneId: string) => `/zones/${encodeURIComponent(zoneId)}/dns_records`;

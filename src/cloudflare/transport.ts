@@ -6,6 +6,7 @@ import { FetchError, ofetch } from "ofetch";
 import * as v from "valibot";
 import { AnswerTooLargeError, readBounded } from "../bounded-read.ts";
 import { CloudflareNetworkError, CloudflareResponseError } from "../errors.ts";
+import type { Lifecycle } from "../lifecycle.ts";
 import { log, redact, registerSecret } from "../log.ts";
 import { apiError } from "./api-error.ts";
 import { backoffDelay, isRetryableStatus, parseRetryAfter } from "./retry.ts";
@@ -39,6 +40,8 @@ export interface TransportOptions {
   maxElapsedMs: number;
   /** A longer answer body is cut off and the request fails without a retry. */
   maxAnswerBytes: number;
+  /** Stopping: no retries once it says so, and requests cut when it cancels (src/lifecycle.ts). */
+  lifecycle?: Lifecycle;
   onRequest?: (info: RequestInfo) => void;
 }
 
@@ -97,7 +100,9 @@ export function createTransport(options: TransportOptions): Transport {
       const response = await http.raw<ReadableStream<Uint8Array>, "stream">(url, {
         method,
         body,
-        signal: AbortSignal.timeout(options.timeoutMs),
+        signal: options.lifecycle
+          ? AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.lifecycle.cancel()])
+          : AbortSignal.timeout(options.timeoutMs),
       });
       const { status, headers } = response;
       try {
@@ -131,6 +136,7 @@ export function createTransport(options: TransportOptions): Transport {
   /** Milliseconds to wait before the next attempt, or undefined to stop with this outcome. */
   function retryWait(outcome: Outcome, attempts: number): number | undefined {
     if (attempts > options.retries || outcome.kind === "oversized") return undefined;
+    if (options.lifecycle?.stopping()) return undefined;
     if (outcome.kind === "no-answer") return backoffDelay(attempts, options);
     if (!isRetryableStatus(outcome.status)) return undefined;
     // An HTTP-date is read against the server's clock, so a skewed local clock cannot stretch it.
@@ -156,7 +162,8 @@ export function createTransport(options: TransportOptions): Transport {
         `cloudflare ${method} ${path}: ${describeOutcome(outcome)}; retrying in ${wait} ms ` +
           `(attempt ${attempts + 1} of ${options.retries + 1})`,
       );
-      await Bun.sleep(wait);
+      await (options.lifecycle ? options.lifecycle.sleep(wait) : Bun.sleep(wait));
+      if (options.lifecycle?.stopping()) return { outcome, attempts };
     }
   }
 

@@ -3,6 +3,7 @@ import { type CycleResult, createCleaner, createTroubleWatch } from "../cleanup.
 import { loadHealthSettings, managedDomains, requireToken } from "../config.ts";
 import { DynipError, exitCodeOf, needsOperator } from "../errors.ts";
 import { probeHealth, startHealthServer } from "../health.ts";
+import { createLifecycle } from "../lifecycle.ts";
 import { log } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
 import { checkArgs, commonArgs } from "./args.ts";
@@ -45,10 +46,16 @@ export default defineCommand({
     const token = requireToken(config);
     const metrics = createMetrics();
     const trouble = createTroubleWatch();
+    // Long-lived: SIGTERM/SIGINT stop it within STOP_TIMEOUT_SECONDS, requests included.
+    const stop = once ? undefined : stopSignal("cycle");
+    const ending = stop && createLifecycle(stop, config.stopTimeoutSeconds * 1000);
     const cleaner = createCleaner({
-      client: clientFor(config, token, (info) => {
-        metrics.request(info);
-        trouble.note(info);
+      client: clientFor(config, token, {
+        onRequest: (info) => {
+          metrics.request(info);
+          trouble.note(info);
+        },
+        ...(ending ? { lifecycle: ending.lifecycle } : {}),
       }),
       domains: managedDomains(config),
       zoneId: config.zoneId,
@@ -80,7 +87,7 @@ export default defineCommand({
     }
 
     const interval = config.cleanupIntervalSeconds;
-    const stop = stopSignal("cycle");
+    if (!stop || !ending) return;
     const health =
       config.healthPort === undefined
         ? undefined
@@ -111,6 +118,7 @@ export default defineCommand({
       await sleep(interval * 1000, stop);
     }
     await health?.stop();
+    ending.dispose();
     log.info("stopped");
   },
 });

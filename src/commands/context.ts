@@ -8,6 +8,7 @@ import { type Config, loadConfig } from "../config.ts";
 import { readEnvironmentFile } from "../env-file.ts";
 import { detect } from "../ip/detect.ts";
 import type { Detection } from "../ip/types.ts";
+import type { Lifecycle } from "../lifecycle.ts";
 import { configureLogger, log } from "../log.ts";
 import { flagOverrides } from "./args.ts";
 
@@ -37,14 +38,14 @@ export function configFrom(args: Record<string, unknown>): Config {
 export function clientFor(
   config: Config,
   token: string,
-  onRequest?: (info: RequestInfo) => void,
+  extra: { onRequest?: (info: RequestInfo) => void; lifecycle?: Lifecycle } = {},
 ): CloudflareClient {
   return createCloudflareClient({
     apiUrl: config.apiUrl,
     token,
     timeoutMs: config.apiTimeoutSeconds * 1000,
     batchSize: config.batchSize,
-    onRequest,
+    ...extra,
   });
 }
 

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { requireToken } from "../config.ts";
 import { DynipError, exitCodeOf } from "../errors.ts";
+import { createLifecycle } from "../lifecycle.ts";
 import { log } from "../log.ts";
 import { createUpdater } from "../update.ts";
 import { checkArgs, commonArgs } from "./args.ts";
@@ -29,9 +30,16 @@ export default defineCommand({
     const dryRun = Boolean(flags["dry-run"]);
     // A dry run without a token previews against an empty zone and sends nothing.
     const token = dryRun && !config.token ? undefined : requireToken(config);
+    const interval = config.updateIntervalSeconds;
+    const longLived = interval !== undefined && !dryRun && !flags.deregister;
+    // Long-lived: SIGTERM/SIGINT stop it within STOP_TIMEOUT_SECONDS, requests included.
+    const stop = longLived ? stopSignal() : undefined;
+    const ending = stop && createLifecycle(stop, config.stopTimeoutSeconds * 1000);
     const updater = createUpdater({
       config,
-      client: token ? clientFor(config, token) : undefined,
+      client: token
+        ? clientFor(config, token, ending ? { lifecycle: ending.lifecycle } : {})
+        : undefined,
       detect: detectorFor(config),
       now: () => Math.floor(Date.now() / 1000),
       dryRun,
@@ -42,14 +50,12 @@ export default defineCommand({
       await updater.deregister();
       return;
     }
-    const interval = config.updateIntervalSeconds;
-    if (interval === undefined || dryRun) {
+    if (!stop || !ending || interval === undefined) {
       const result = await updater.pass();
       if (!result.ok) throw new DynipError("the pass did not fully succeed (see warnings above)");
       return;
     }
 
-    const stop = stopSignal();
     log.info(`long-lived: one pass every ${interval}s until SIGTERM`);
     while (!stop.aborted) {
       try {
@@ -57,11 +63,23 @@ export default defineCommand({
       } catch (error) {
         // A configuration error found at run time (a zone apex) will not heal: exit 2.
         if (exitCodeOf(error) === 2) throw error;
-        log.error(`pass failed: ${(error as Error).message}`);
+        const cut = stop.aborted ? " (cut short by the stop: its records stay as they were)" : "";
+        log.error(`pass failed${cut}: ${(error as Error).message}`);
       }
       await sleep(interval * 1000, stop);
     }
-    if (config.deregisterOnStop) await updater.deregister();
+    if (config.deregisterOnStop) {
+      ending.finalPhase();
+      try {
+        await updater.deregister();
+      } catch (error) {
+        log.warn(
+          `deregistration did not finish within STOP_TIMEOUT_SECONDS=${config.stopTimeoutSeconds} ` +
+            `(${(error as Error).message}): the records left go once cleanup finds them stale`,
+        );
+      }
+    }
+    ending.dispose();
     log.info("stopped");
   },
 });
