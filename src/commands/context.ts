@@ -4,7 +4,8 @@ import {
   createCloudflareClient,
   type RequestInfo,
 } from "../cloudflare/client.ts";
-import { type Config, loadConfig } from "../config.ts";
+import { CONFIG_VARIABLES, type Config, loadConfig } from "../config.ts";
+import { variableHints } from "../config-hints.ts";
 import { readEnvironmentFile } from "../env-file.ts";
 import { detect } from "../ip/detect.ts";
 import type { Detection } from "../ip/types.ts";
@@ -29,7 +30,15 @@ export function environment(args: Record<string, unknown>): Record<string, strin
 
 /** Validates environment + flags (exit 2 on any problem, before any request) and sets up logging. */
 export function configFrom(args: Record<string, unknown>): Config {
-  const config = loadConfig({ env: environment(args), overrides: flagOverrides(args), hostname });
+  const env = environment(args);
+  // Before validating: a misspelled domain variable ends in "no managed domain", and the hint
+  // is what explains it.
+  for (const hint of variableHints(
+    env,
+    CONFIG_VARIABLES.map((v) => v.name),
+  ))
+    log.warn(hint);
+  const config = loadConfig({ env, overrides: flagOverrides(args), hostname });
   configureLogger({ level: config.logLevel, format: config.logFormat });
   for (const warning of config.warnings) log.warn(warning);
   return config;
