@@ -403,6 +403,18 @@ function defined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
+/** Settings that work but probably not as meant: said at start, never refused. */
+function settingWarnings(input: Checked): string[] {
+  const interval = input.UPDATE_INTERVAL;
+  const threshold = input.STALE_THRESHOLD_SECONDS;
+  return interval !== undefined && interval >= threshold
+    ? [
+        `UPDATE_INTERVAL=${interval} is not below STALE_THRESHOLD_SECONDS=${threshold}: cleanup may ` +
+          "delete this host's records between two of its passes; keep the threshold at 2-3 intervals",
+      ]
+    : [];
+}
+
 function toConfig(input: Checked): Config {
   return defined({
     domains: defined({
@@ -424,7 +436,10 @@ function toConfig(input: Checked): Config {
     proxied: input.CF_PROXIED,
     comment: input.RECORD_COMMENT,
     token: input.CF_API_TOKEN ?? input.CF_API_TOKEN_FILE?.secret,
-    warnings: input.CF_API_TOKEN_FILE?.warning ? [input.CF_API_TOKEN_FILE.warning] : [],
+    warnings: [
+      ...(input.CF_API_TOKEN_FILE?.warning ? [input.CF_API_TOKEN_FILE.warning] : []),
+      ...settingWarnings(input),
+    ],
     zoneId: input.CF_ZONE_ID,
     apiUrl: input.CF_API_URL,
     apiTimeoutSeconds: input.API_TIMEOUT_SECONDS,

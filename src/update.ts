@@ -7,7 +7,7 @@ import { canonicalIp, heartbeatName, parseHeartbeat } from "./heartbeat.ts";
 import { summarize } from "./ip/detect.ts";
 import type { Detection } from "./ip/types.ts";
 import { log } from "./log.ts";
-import { buildDesired, type DomainDesire, failedSources } from "./plan/desired.ts";
+import { buildDesired, type DomainDesire, emptyDomains, failedSources } from "./plan/desired.ts";
 import { describeOperation, type Operation } from "./plan/types.ts";
 import {
   type Conflict,
@@ -45,6 +45,9 @@ export interface PassResult {
   ok: boolean;
   changed: number;
   refreshed: number;
+  /** What was detected, and the operations planned (a dry run) or applied. */
+  detection: Detection;
+  operations: Operation[];
 }
 
 type Records = Map<string, DnsRecord[]>;
@@ -333,19 +336,20 @@ export function createUpdater(deps: UpdaterDeps) {
       }
       const failures = failedSources(detection);
       for (const f of failures) log.warn(`${f}; keeping the records it could have produced`);
+      for (const line of emptyDomains(detection, desiredOf(detection))) log.warn(line);
       if (deps.dryRun) {
         const planned = await readAndPlan(desiredOf(detection));
         const { ops } = planned;
         warn(planned);
         if (ops.length === 0) deps.print("nothing to do");
-        return { ok: failures.length === 0, ...report(ops) };
+        return { ok: failures.length === 0, ...report(ops), detection, operations: ops };
       }
       const ops = await writeWithRetries(() => planned(detection));
       const counts = report(ops);
       log.info(
         `pass done: ${counts.changed} change(s), ${counts.refreshed} heartbeat(s) refreshed`,
       );
-      return { ok: failures.length === 0, ...counts };
+      return { ok: failures.length === 0, ...counts, detection, operations: ops };
     },
 
     async deregister(): Promise<number> {

@@ -93,8 +93,11 @@ describe("dynip cleanup against the fake API", () => {
     await beat("web-01", "192.168.1.10");
     seedBystanders();
     fake.resetRequests();
-    expect((await runCli(["cleanup", "--once"], base())).code).toBe(0);
+    const quiet = await runCli(["cleanup", "--once"], base());
+    expect(quiet.code).toBe(0);
     expect(fake.requests.map((r) => r.method)).toEqual(["GET", "GET"]);
+    // Never silent: one summary line, even when nothing was to do.
+    expect(quiet.stderr).toContain("cycle done: 0 record(s) deleted");
   });
 
   test("--dry-run names what it would delete and writes nothing", async () => {

@@ -194,6 +194,40 @@ describe("dynip update against the fake API", () => {
     }
   });
 
+  test("no silent no-ops: a domain that gets nothing is named, with what each source found", async () => {
+    const env = host("edge-06", "192.168.1.35", { INTERNAL_IP_SOURCE: "none" });
+    const result = await update(env);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(
+      `${INTERNAL} gets no address this pass (INTERNAL_IP_SOURCE=none: set to publish nothing)`,
+    );
+    const slow = await runCli(["update", "--dry-run"], { ...env, UPDATE_INTERVAL: "900" });
+    expect(slow.stderr).toContain("UPDATE_INTERVAL=900 is not below STALE_THRESHOLD_SECONDS=900");
+  });
+
+  test("a dry run says when it planned against an empty zone, and --json gives the plan as data", async () => {
+    const env = { ...host("edge-07", "192.168.1.36"), CF_API_TOKEN: "" };
+    const text = await runCli(["update", "--dry-run"], env);
+    expect(text.stdout.split("\n")[0]).toBe(
+      "no CF_API_TOKEN: planned against an empty zone; nothing was read or sent",
+    );
+    const json = await runCli(["update", "--dry-run", "--json"], env);
+    expect(json.code).toBe(0);
+    const plan = JSON.parse(json.stdout) as {
+      zone: string;
+      operations: { action: string; type: string; name: string; content: string }[];
+    };
+    expect(plan.zone).toBe("empty");
+    expect(plan.operations.map((op) => `${op.action} ${op.type} ${op.name}`)).toEqual([
+      `create TXT _heartbeat-192-168-1-36.${INTERNAL}`,
+      `create A ${INTERNAL}`,
+      `create TXT _heartbeat-192-168-1-36.${COMBINED}`,
+      `create A ${COMBINED}`,
+    ]);
+    expect(fake.requests).toEqual([]);
+    expect((await runCli(["update", "--json"], env)).code).toBe(2);
+  });
+
   test("a steady one-shot pass costs at most 1 + number of managed domains requests", async () => {
     const env = host("web-01", "192.168.1.10");
     await update(env);

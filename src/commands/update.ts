@@ -10,6 +10,7 @@ import { clientFor, configFrom, detectorFor, sleep, stopSignal } from "./context
 const args = {
   ...commonArgs,
   "dry-run": { type: "boolean", description: "print the plan and write nothing" },
+  json: { type: "boolean", description: "with --dry-run: print the plan as one JSON document" },
   deregister: { type: "boolean", description: "delete this instance's records and exit" },
   interval: {
     type: "string",
@@ -26,10 +27,15 @@ export default defineCommand({
   args,
   async run({ rawArgs, args: flags }) {
     checkArgs(rawArgs, args, flags);
+    if (flags.json && !flags["dry-run"]) {
+      throw new DynipError("--json goes with --dry-run; see --help", 2);
+    }
     const config = configFrom(flags);
     const dryRun = Boolean(flags["dry-run"]);
     // A dry run without a token previews against an empty zone and sends nothing.
     const token = dryRun && !config.token ? undefined : requireToken(config);
+    const emptyZone = "no CF_API_TOKEN: planned against an empty zone; nothing was read or sent";
+    if (dryRun && !token && !flags.json) process.stdout.write(`${emptyZone}\n`);
     const interval = config.updateIntervalSeconds;
     const longLived = interval !== undefined && !dryRun && !flags.deregister;
     // Long-lived: SIGTERM/SIGINT stop it within STOP_TIMEOUT_SECONDS, requests included.
@@ -43,7 +49,8 @@ export default defineCommand({
       detect: detectorFor(config),
       now: () => Math.floor(Date.now() / 1000),
       dryRun,
-      print: (line) => process.stdout.write(`${line}\n`),
+      // --json prints one document at the end instead of lines.
+      print: flags.json ? () => {} : (line) => process.stdout.write(`${line}\n`),
     });
 
     if (flags.deregister) {
@@ -52,6 +59,23 @@ export default defineCommand({
     }
     if (!stop || !ending || interval === undefined) {
       const result = await updater.pass();
+      if (flags.json) {
+        const plan = {
+          dryRun: true,
+          zone: token ? "read" : "empty",
+          ...(token ? {} : { note: emptyZone }),
+          detected: result.detection,
+          operations: result.operations.map((op) => ({
+            action: op.kind,
+            type: op.record.type,
+            name: op.record.name,
+            content: op.record.content,
+            ttl: op.record.ttl,
+            reason: op.reason,
+          })),
+        };
+        process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+      }
       if (!result.ok) throw new DynipError("the pass did not fully succeed (see warnings above)");
       return;
     }

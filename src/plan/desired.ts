@@ -20,6 +20,8 @@ export interface DomainDesire {
   /** Canonical addresses to publish at `domain`. */
   addresses: string[];
   protect: Protection[];
+  /** The detections that feed `domain` (set by buildDesired). */
+  feeds?: DetectionKind[];
 }
 
 /** INTERNAL_DOMAIN, EXTERNAL_DOMAIN, IPV6_DOMAIN, COMBINED_DOMAIN. */
@@ -69,7 +71,30 @@ export function buildDesired(
         protect.push({ source: kind, cidrs: internalCidrs, addresses: internalStatic });
       } else protect.push({ source: kind, outside: internalCidrs });
     }
-    return { domain, addresses: [...addresses], protect };
+    return { domain, addresses: [...addresses], protect, feeds: [...kinds] };
+  });
+}
+
+/**
+ * One line per managed domain that gets no address at all this pass although every source
+ * feeding it worked (a failure is reported on its own): what each of them found, so a pass
+ * that publishes nothing says why instead of "0 change(s)". In desired order.
+ */
+export function emptyDomains(detection: Detection, desired: DomainDesire[]): string[] {
+  return desired.flatMap((desire) => {
+    const feeds = desire.feeds ?? [];
+    if (desire.addresses.length > 0 || feeds.some((kind) => !detection[kind].ok)) return [];
+    const found = feeds.map((kind) => {
+      const source = detection[kind].source;
+      const where =
+        kind === "internal" && source === "interfaces"
+          ? "no address inside INTERNAL_CIDRS on the interfaces it reads"
+          : source === "none"
+            ? "set to publish nothing"
+            : "no address";
+      return `${SETTINGS[kind]}=${source}: ${where}`;
+    });
+    return [`${desire.domain} gets no address this pass (${found.join("; ")})`];
   });
 }
 
