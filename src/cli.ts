@@ -30,12 +30,36 @@ function isUsageError(error: unknown): boolean {
   return error instanceof Error && /^E_[A-Z_]+$/.test(String((error as { code?: unknown }).code));
 }
 
+/**
+ * Help that is enough to configure dynip with nothing but the binary: citty's usage, then, for
+ * a command, every environment variable with its default, and the exit codes.
+ */
 async function usage(name: string | undefined): Promise<string> {
-  const text = isSubCommand(name)
-    ? await renderUsage((await subCommands[name]()) as CommandDef, main as CommandDef)
-    : await renderUsage(main);
+  const command = isSubCommand(name) ? ((await subCommands[name]()) as CommandDef) : undefined;
+  const text = command ? await renderUsage(command, main as CommandDef) : await renderUsage(main);
+  // Loaded only here: the schema's libraries are not needed to print the version.
+  const { CONFIG_VARIABLES } = await import("./config.ts");
+  const width = Math.max(...CONFIG_VARIABLES.map((v) => v.name.length));
+  const variables = CONFIG_VARIABLES.map((v) => {
+    const fallback = v.default === undefined ? "" : ` (default: ${v.default || "none"})`;
+    return `  ${v.name.padEnd(width)}  ${v.description}${fallback}`;
+  });
+  const more = [
+    "",
+    command
+      ? "ENVIRONMENT (each flag above overrides the variable it names; --env-file reads a file of them)"
+      : "Every command is configured by environment variables: see `dynip <command> --help`.",
+    "",
+    ...(command ? [...variables, ""] : []),
+    "EXIT CODES",
+    "",
+    "  0  success",
+    "  1  the pass or cycle did not fully succeed (see the log)",
+    "  2  invalid configuration or usage: nothing was sent",
+  ].join("\n");
+  const all = `${text}${more}`;
   // citty colours unconditionally; pipes and log files get plain text.
-  return process.stdout.isTTY ? text : stripVTControlCharacters(text);
+  return process.stdout.isTTY ? all : stripVTControlCharacters(all);
 }
 
 /**
@@ -68,6 +92,14 @@ export async function run(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`${await usage(first)}\n`);
     return 0;
+  }
+  // `dynip help [command]`, as people type it.
+  if (first === "help" && argv.length <= 2) {
+    const about = argv.find((a, i) => i > argv.indexOf("help") && !a.startsWith("-"));
+    if (about === undefined || isSubCommand(about)) {
+      process.stdout.write(`${await usage(about)}\n`);
+      return 0;
+    }
   }
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
     process.stdout.write(`${pkg.version}\n`);

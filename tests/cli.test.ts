@@ -1,5 +1,6 @@
 /** The CLI as a user meets it: exit codes, configuration errors, logs and the token. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { CONFIG_VARIABLES } from "../src/config.ts";
 import { runCli } from "./support/cli.ts";
 import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 
@@ -42,6 +43,31 @@ const BAD: [string, string][] = [
   ["LOG_FORMAT", "xml"],
   ["CF_API_TOKEN_FILE", "/nonexistent/token"],
 ];
+
+describe("help", () => {
+  test.each(["update", "cleanup", "status"])(
+    "`dynip %s --help` is enough to configure it: every variable, its default, the exit codes",
+    async (command) => {
+      const help = await runCli([command, "--help"], {});
+      expect(help.code).toBe(0);
+      for (const v of CONFIG_VARIABLES) {
+        expect(help.stdout).toContain(`  ${v.name} `);
+        if (v.default) expect(help.stdout).toContain(`(default: ${v.default})`);
+      }
+      expect(help.stdout).toContain("EXIT CODES");
+      expect(help.stdout).toContain("2  invalid configuration or usage");
+      const typed = await runCli(["help", command], {});
+      expect(typed).toEqual(help);
+    },
+  );
+
+  test("`dynip help` is the overview, exit 0", async () => {
+    const help = await runCli(["help"], {});
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("dynip <command> --help");
+    expect(help.stdout).toEqual((await runCli(["--help"], {})).stdout);
+  });
+});
 
 describe("configuration errors", () => {
   test.each(BAD)("%s=%s exits 2, names the variable and sends nothing", async (name, value) => {
