@@ -58,6 +58,9 @@ while IFS= read -r lib; do
   install -D -m 0755 "$(readlink -f "$lib")" "$dir$lib"
 done <<<"$libs"
 
+# Bun finds its program through /proc/self/exe and aborts at start without it ("Bun has
+# crashed ... abort()"): Docker and Kubernetes mount /proc here; under chroot, mount it first.
+install -d -m 0555 "$dir/proc"
 install -d -m 0755 "$dir/etc"
 printf 'dynip:x:65532:65532:dynip:/nonexistent:/sbin/nologin\n' >"$dir/etc/passwd"
 printf 'dynip:x:65532:\n' >"$dir/etc/group"

@@ -5,6 +5,7 @@ import pkg from "../package.json" with { type: "json" };
 import { readEnvironmentFile } from "./env-file.ts";
 import { DynipError } from "./errors.ts";
 import { configureLogger, type LogFormat, log, redact } from "./log.ts";
+import { outLine } from "./output.ts";
 
 const subCommands = {
   update: () => import("./commands/update.ts").then((m) => m.default),
@@ -90,23 +91,23 @@ export async function run(argv: string[]): Promise<number> {
   configureLogger({ level: "info", format: earlyFormat(argv, process.env) });
   const first = argv.find((a) => !a.startsWith("-"));
   if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(`${await usage(first)}\n`);
+    outLine(await usage(first));
     return 0;
   }
   // `dynip help [command]`, as people type it.
   if (first === "help" && argv.length <= 2) {
     const about = argv.find((a, i) => i > argv.indexOf("help") && !a.startsWith("-"));
     if (about === undefined || isSubCommand(about)) {
-      process.stdout.write(`${await usage(about)}\n`);
+      outLine(await usage(about));
       return 0;
     }
   }
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
-    process.stdout.write(`${pkg.version}\n`);
+    outLine(pkg.version);
     return 0;
   }
   if (argv.length === 0) {
-    process.stdout.write(`${await usage(undefined)}\n`);
+    outLine(await usage(undefined));
     return 2;
   }
   try {

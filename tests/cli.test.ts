@@ -1,7 +1,7 @@
 /** The CLI as a user meets it: exit codes, configuration errors, logs and the token. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CONFIG_VARIABLES } from "../src/config.ts";
-import { runCli } from "./support/cli.ts";
+import { CLI, cleanEnv, runCli } from "./support/cli.ts";
 import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 
 let fake: FakeCloudflare;
@@ -60,6 +60,17 @@ describe("help", () => {
       expect(typed).toEqual(help);
     },
   );
+
+  test("a reader that goes away (dynip ... | head -1) ends it quietly, exit 0", async () => {
+    const child = Bun.spawn([process.execPath, CLI, "update", "--help"], {
+      env: cleanEnv({}),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    await child.stdout.cancel(); // the reading end closes before a byte is written
+    expect(await child.exited).toBe(0);
+    expect(await new Response(child.stderr).text()).toBe("");
+  });
 
   test("`dynip help` is the overview, exit 0", async () => {
     const help = await runCli(["help"], {});

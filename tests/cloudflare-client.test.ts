@@ -632,6 +632,47 @@ describe("retries and broken answers", () => {
   });
 });
 
+describe("errors say what to do", () => {
+  test.each([
+    [
+      "a rejected token",
+      "wrong-token-0123456789",
+      undefined,
+      "check CF_API_TOKEN (or CF_API_TOKEN_FILE)",
+    ],
+    ["a zone Cloudflare cannot route to", undefined, "0".repeat(32), "check CF_ZONE_ID"],
+  ])("%s", async (_name, token, zone, hint) => {
+    const client = createCloudflareClient({
+      apiUrl: fake.url,
+      token: token ?? fake.token,
+      timeoutMs: 2000,
+      batchSize: 200,
+      retries: 0,
+    });
+    const error = await rejection(client.listRecords(zone ?? fake.zone.id, {}));
+    expect(error.message).toContain(hint);
+  });
+
+  test("a refused zone lookup names the permission, and CF_ZONE_ID as the way around it", async () => {
+    fake.inject({ path: /^\/zones$/, fault: { kind: "status", status: 403 } });
+    const error = await rejection(clientFor(fake).findZone("int.example.com"));
+    expect(error.message).toContain("give it Zone → Zone → Read, or set CF_ZONE_ID");
+  });
+
+  test("a token without DNS Edit on the zone is told so", async () => {
+    fake.inject({
+      path: /dns_records$/,
+      fault: {
+        kind: "error",
+        status: 403,
+        errors: [{ code: 10000, message: "Authentication error" }],
+      },
+    });
+    const error = await rejection(clientFor(fake).listRecords(fake.zone.id, {}));
+    expect(error.message).toContain("Zone → DNS → Edit on this zone");
+  });
+});
+
 describe("zones and tokens", () => {
   test.each([
     ["a.b.example.com", "zone-b", ["a.b.example.com", "b.example.com"]],

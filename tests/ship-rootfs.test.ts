@@ -4,15 +4,7 @@
  * network namespace, so 127.0.0.1 is the test's). Needs root for mount and chroot.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  copyFileSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} from "node:fs";
+import { copyFileSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
@@ -88,7 +80,8 @@ describe.skipIf(!isRoot)(title, () => {
   beforeAll(async () => {
     const built = sh(["bash", SCRIPT, rootfs]);
     if (built.code !== 0) throw new Error(`rootfs.sh failed: ${built.stderr}`);
-    mkdirSync(join(rootfs, "proc"));
+    // rootfs.sh leaves /proc as an empty mount point, as Docker expects it.
+    expect(readdirSync(join(rootfs, "proc"))).toEqual([]);
     const mount = sh(["mount", "-t", "proc", "proc", join(rootfs, "proc")]);
     if (mount.code !== 0) throw new Error(`mount /proc failed: ${mount.stderr}`);
     mounted = true;

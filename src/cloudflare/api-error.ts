@@ -20,7 +20,10 @@ export class CloudflareQuotaError extends CloudflareApiError {
   }
 }
 
-/** The error for an error envelope; server text is redacted in case it echoes the token. */
+/**
+ * The error for an error envelope; server text is redacted in case it echoes the token. An
+ * error a person must act on says what to do, naming the setting (see hintFor).
+ */
 export function apiError(
   status: number,
   errors: CloudflareErrorDetail[],
@@ -28,9 +31,34 @@ export function apiError(
 ): CloudflareApiError {
   const clean = redactDetails(errors);
   const error = new CloudflareApiError(status, clean, request);
-  return error.hasCode(RECORD_QUOTA_CODE)
-    ? new CloudflareQuotaError(status, clean, request)
-    : error;
+  if (error.hasCode(RECORD_QUOTA_CODE)) return new CloudflareQuotaError(status, clean, request);
+  const hint = hintFor(error);
+  if (hint) error.message = `${error.message}. ${hint}`;
+  return error;
+}
+
+/**
+ * What to do about an authentication, permission or routing error, by request and code:
+ * - the zone lookup (`GET /zones`) refused: the token lacks Zone → Zone → Read;
+ * - the token refused (1001, 6003, 9109, 401): CF_API_TOKEN is wrong;
+ * - a zone's records refused (10000, or 403): the token lacks DNS Edit there, or CF_ZONE_ID is
+ *   another account's zone;
+ * - a zone Cloudflare cannot route to (7003): CF_ZONE_ID is wrong.
+ */
+export function hintFor(error: CloudflareApiError): string | undefined {
+  const lookup = /^GET \/zones$/.test(error.request);
+  const refused = error.status === 401 || error.status === 403;
+  if ([1001, 6003, 9109].some((code) => error.hasCode(code)) || error.status === 401) {
+    return "Cloudflare does not accept this token: check CF_API_TOKEN (or CF_API_TOKEN_FILE)";
+  }
+  if (lookup && (refused || error.hasCode(10000))) {
+    return "The token may not read zones: give it Zone → Zone → Read, or set CF_ZONE_ID so no lookup is needed";
+  }
+  if (error.hasCode(10000) || refused) {
+    return "The token may lack Zone → DNS → Edit on this zone, or CF_ZONE_ID names a zone it may not touch";
+  }
+  if (error.hasCode(7003)) return "Cloudflare knows no such zone: check CF_ZONE_ID";
+  return undefined;
 }
 
 function redactDetails(errors: CloudflareErrorDetail[]): CloudflareErrorDetail[] {

@@ -6,6 +6,7 @@ import { probeHealth, startHealthServer } from "../health.ts";
 import { createLifecycle } from "../lifecycle.ts";
 import { log } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
+import { outLine } from "../output.ts";
 import { checkArgs, commonArgs } from "./args.ts";
 import { clientFor, configFrom, environment, sleep, stopSignal } from "./context.ts";
 
@@ -39,7 +40,7 @@ export default defineCommand({
     }
     if (flags.healthcheck) {
       const { port, address } = loadHealthSettings(environment(flags));
-      process.stdout.write(`${await probeHealth(port, address, "cleanup")}\n`);
+      outLine(await probeHealth(port, address, "cleanup"));
       return;
     }
     const config = configFrom(flags);
@@ -67,7 +68,7 @@ export default defineCommand({
       force: Boolean(flags.force),
       metrics,
       dryRun: Boolean(flags["dry-run"]),
-      print: (line) => process.stdout.write(`${line}\n`),
+      print: outLine,
     });
 
     if (once) {

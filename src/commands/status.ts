@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { createReader } from "../cleanup.ts";
 import { managedDomains, requireToken } from "../config.ts";
 import { DynipError } from "../errors.ts";
+import { out } from "../output.ts";
 import { buildReport, needsAttention, renderReport } from "../status.ts";
 import { checkArgs, commonArgs } from "./args.ts";
 import { clientFor, configFrom, detectorFor } from "./context.ts";
@@ -30,9 +31,7 @@ export default defineCommand({
     });
     const [views, detection] = await Promise.all([reader.readAll(), detectorFor(config)()]);
     const report = buildReport(views, detection, config.instanceId, config.staleThresholdSeconds);
-    process.stdout.write(
-      flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report),
-    );
+    out(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
     if (flags.check && needsAttention(report)) {
       throw new DynipError(
         "status --check: something needs attention (stale, missing or orphaned addresses, " +

@@ -3,6 +3,7 @@ import { requireToken } from "../config.ts";
 import { DynipError, exitCodeOf } from "../errors.ts";
 import { createLifecycle } from "../lifecycle.ts";
 import { log } from "../log.ts";
+import { outLine } from "../output.ts";
 import { createUpdater } from "../update.ts";
 import { checkArgs, commonArgs } from "./args.ts";
 import { clientFor, configFrom, detectorFor, sleep, stopSignal } from "./context.ts";
@@ -35,7 +36,7 @@ export default defineCommand({
     // A dry run without a token previews against an empty zone and sends nothing.
     const token = dryRun && !config.token ? undefined : requireToken(config);
     const emptyZone = "no CF_API_TOKEN: planned against an empty zone; nothing was read or sent";
-    if (dryRun && !token && !flags.json) process.stdout.write(`${emptyZone}\n`);
+    if (dryRun && !token && !flags.json) outLine(emptyZone);
     const interval = config.updateIntervalSeconds;
     const longLived = interval !== undefined && !dryRun && !flags.deregister;
     // Long-lived: SIGTERM/SIGINT stop it within STOP_TIMEOUT_SECONDS, requests included.
@@ -50,7 +51,7 @@ export default defineCommand({
       now: () => Math.floor(Date.now() / 1000),
       dryRun,
       // --json prints one document at the end instead of lines.
-      print: flags.json ? () => {} : (line) => process.stdout.write(`${line}\n`),
+      print: flags.json ? () => {} : outLine,
     });
 
     if (flags.deregister) {
@@ -74,7 +75,7 @@ export default defineCommand({
             reason: op.reason,
           })),
         };
-        process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+        outLine(JSON.stringify(plan, null, 2));
       }
       if (!result.ok) throw new DynipError("the pass did not fully succeed (see warnings above)");
       return;
