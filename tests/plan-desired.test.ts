@@ -68,13 +68,14 @@ describe("buildDesired", () => {
         domain: "host.example.com",
         addresses: ["192.168.1.10", "fd00::10", "203.0.113.7"],
         protect: [],
+        feeds: ["internal", "ipv4"],
       },
     ]);
   });
 
   test("a source that finds nothing gives an empty set, not protection", () => {
     const [desire] = buildDesired(detection({ ipv4: ok() }), { external: ALL.external }, CIDRS, []);
-    expect(desire).toEqual({ domain: ALL.external, addresses: [], protect: [] });
+    expect(desire).toEqual({ domain: ALL.external, addresses: [], protect: [], feeds: ["ipv4"] });
   });
 
   // Which addresses each domain keeps after one source fails (SPEC §2).
