@@ -2,10 +2,10 @@
 import { stripVTControlCharacters } from "node:util";
 import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import pkg from "../package.json" with { type: "json" };
-import { readEnvironmentFile } from "./env-file.ts";
+import { readEnvironmentFile } from "./config/env-file.ts";
 import { DynipError } from "./errors.ts";
-import { configureLogger, type LogFormat, log, redact } from "./log.ts";
-import { outLine } from "./output.ts";
+import { configureLogger, type LogFormat, log, redact } from "./observe/log.ts";
+import { outLine } from "./observe/output.ts";
 
 const subCommands = {
   update: () => import("./commands/update.ts").then((m) => m.default),
@@ -39,7 +39,7 @@ async function usage(name: string | undefined): Promise<string> {
   const command = isSubCommand(name) ? ((await subCommands[name]()) as CommandDef) : undefined;
   const text = command ? await renderUsage(command, main as CommandDef) : await renderUsage(main);
   // Loaded only here: the schema's libraries are not needed to print the version.
-  const { CONFIG_VARIABLES } = await import("./config.ts");
+  const { CONFIG_VARIABLES } = await import("./config/load.ts");
   const width = Math.max(...CONFIG_VARIABLES.map((v) => v.name.length));
   const variables = CONFIG_VARIABLES.map((v) => {
     const fallback = v.default === undefined ? "" : ` (default: ${v.default || "none"})`;

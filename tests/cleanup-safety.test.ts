@@ -5,7 +5,7 @@
  * at a heartbeat name that is no heartbeat, deletions lost with a later failing chunk.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { formatHeartbeat, heartbeatName } from "../src/heartbeat.ts";
+import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
 import {
   apiEnv,

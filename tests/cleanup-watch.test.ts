@@ -4,10 +4,10 @@
  * In process, with the cleaner's monotonic clock in the test's hand.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { createCleaner } from "../src/cleanup.ts";
-import { createCloudflareClient } from "../src/cloudflare/client.ts";
-import { formatHeartbeat, heartbeatName } from "../src/heartbeat.ts";
-import { configureLogger } from "../src/log.ts";
+import { createCleaner } from "../src/engine/cleaner.ts";
+import { configureLogger } from "../src/observe/log.ts";
+import { createCloudflareClient } from "../src/providers/cloudflare/client.ts";
+import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 import { iso } from "./support/records.ts";
 

@@ -1,6 +1,6 @@
 /** The CLI as a user meets it: exit codes, configuration errors, logs and the token. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { CONFIG_VARIABLES } from "../src/config.ts";
+import { CONFIG_VARIABLES } from "../src/config/load.ts";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
 import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 

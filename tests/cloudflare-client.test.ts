@@ -1,15 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { formatWithOptions } from "node:util";
-import { chunkBatch } from "../src/cloudflare/batch.ts";
-import {
-  type ClientOptions,
-  CloudflareQuotaError,
-  createCloudflareClient,
-  type RequestInfo,
-  zoneCandidates,
-} from "../src/cloudflare/client.ts";
-import { backoffDelay, isRetryableStatus, parseRetryAfter } from "../src/cloudflare/retry.ts";
-import type { BatchOperations, RecordInput } from "../src/cloudflare/types.ts";
 import {
   CloudflareApiError,
   CloudflareNetworkError,
@@ -17,7 +7,21 @@ import {
   DynipError,
   ListingChangedError,
 } from "../src/errors.ts";
-import { configureLogger, log } from "../src/log.ts";
+import { configureLogger, log } from "../src/observe/log.ts";
+import { chunkBatch } from "../src/providers/cloudflare/batch.ts";
+import {
+  type ClientOptions,
+  CloudflareQuotaError,
+  createCloudflareClient,
+  type RequestInfo,
+  zoneCandidates,
+} from "../src/providers/cloudflare/client.ts";
+import {
+  backoffDelay,
+  isRetryableStatus,
+  parseRetryAfter,
+} from "../src/providers/cloudflare/retry.ts";
+import type { BatchOperations, RecordInput } from "../src/providers/cloudflare/types.ts";
 import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 import { until } from "./support/wait.ts";
 

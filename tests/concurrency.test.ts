@@ -5,7 +5,7 @@
  * must end with each address exactly once and one heartbeat per instance that publishes it.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { parseHeartbeat } from "../src/heartbeat.ts";
+import { parseHeartbeat } from "../src/registry/heartbeat.ts";
 import { runCli } from "./support/cli.ts";
 import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 import { duplicates, incomplete, STACK_TRACE, slots } from "./support/invariants.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { CONFIG_VARIABLES } from "../src/config.ts";
-import { editDistance, variableHints } from "../src/config-hints.ts";
+import { editDistance, variableHints } from "../src/config/hints.ts";
+import { CONFIG_VARIABLES } from "../src/config/load.ts";
 import { runCli } from "./support/cli.ts";
 
 const KNOWN = CONFIG_VARIABLES.map((v) => v.name);

@@ -9,9 +9,9 @@ import {
   type LoadOptions,
   loadConfig,
   requireToken,
-} from "../src/config.ts";
+} from "../src/config/load.ts";
 import { ConfigError } from "../src/errors.ts";
-import { log } from "../src/log.ts";
+import { log } from "../src/observe/log.ts";
 
 const DOMAIN = { INTERNAL_DOMAIN: "int.example.com" };
 const hostname = () => "web-01";

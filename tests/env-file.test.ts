@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseEnvironmentFile } from "../src/env-file.ts";
+import { parseEnvironmentFile } from "../src/config/env-file.ts";
 import { runCli } from "./support/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "dynip-env-file-"));

@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { parseHeartbeat } from "../src/heartbeat.ts";
+import { parseHeartbeat } from "../src/registry/heartbeat.ts";
 import { CLI, type CliResult, cleanEnv, runCli } from "./support/cli.ts";
 import {
   apiEnv,

@@ -225,7 +225,7 @@ describe("signals and hangs", () => {
   });
 
   test("a fully hanging API is bounded by API_TIMEOUT_SECONDS and the retry budget", async () => {
-    // src/cloudflare/client.ts: 3 retries after the first attempt, backoff 500 ms × 2^n
+    // src/providers/cloudflare/client.ts: 3 retries after the first attempt, backoff 500 ms × 2^n
     // (capped at 8 s, minus jitter). Each attempt gives up after API_TIMEOUT_SECONDS.
     const attempts = 4;
     const timeoutMs = 1000;

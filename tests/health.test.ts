@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { DynipError } from "../src/errors.ts";
-import { type HealthServer, startHealthServer } from "../src/health.ts";
-import { log } from "../src/log.ts";
-import { createMetrics, type Metrics } from "../src/metrics.ts";
+import { type HealthServer, startHealthServer } from "../src/observe/health.ts";
+import { log } from "../src/observe/log.ts";
+import { createMetrics, type Metrics } from "../src/observe/metrics.ts";
 
 const NAME = "[a-zA-Z_:][a-zA-Z0-9_:]*";
 const LABEL_VALUE = String.raw`"(?:[^"\\\n]|\\[\\"n])*"`;

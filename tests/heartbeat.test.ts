@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { DnsRecord } from "../src/cloudflare/types.ts";
+import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
 import {
   canonicalIp,
   formatHeartbeat,
@@ -8,7 +8,7 @@ import {
   isValidInstanceId,
   parseHeartbeat,
   parseHeartbeatName,
-} from "../src/heartbeat.ts";
+} from "../src/registry/heartbeat.ts";
 
 const D = "internal.example.com";
 

@@ -1,17 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { NetworkInterfaceInfo } from "node:os";
 import ipaddr from "ipaddr.js";
-import { canonical, inCidrs, isPublic } from "../src/ip/cidr.ts";
-import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "../src/ip/defaults.ts";
-import { type DetectOptions, detect } from "../src/ip/detect.ts";
-import { detectExternal, HTTP_SOURCES, parseEchoAnswer } from "../src/ip/external.ts";
+import { canonical, inCidrs, isPublic } from "../src/detect/cidr.ts";
+import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "../src/detect/defaults.ts";
+import { type DetectOptions, detect } from "../src/detect/detect.ts";
+import { detectExternal, HTTP_SOURCES, parseEchoAnswer } from "../src/detect/external.ts";
 import {
   detectInternal,
   type Interfaces,
   listInterfaceAddresses,
   publicFromInterfaces,
-} from "../src/ip/interfaces.ts";
-import type { ExternalSource, SourceResult } from "../src/ip/types.ts";
+} from "../src/detect/interfaces.ts";
+import type { ExternalSource, SourceResult } from "../src/detect/types.ts";
 
 const cidrs = (...list: string[]) => list.map((c) => ipaddr.parseCIDR(c));
 const DEFAULT_CIDRS = cidrs(...DEFAULT_INTERNAL_CIDRS);

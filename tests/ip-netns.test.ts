@@ -4,7 +4,7 @@
  * every case below and exits; no packet is ever sent to these addresses.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "../src/ip/defaults.ts";
+import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "../src/detect/defaults.ts";
 import type { ChildCase } from "./support/detect-child.ts";
 import {
   type Link,

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isGuestBridge, type LinkKind, linkKind } from "../src/ip/link-kind.ts";
+import { isGuestBridge, type LinkKind, linkKind } from "../src/detect/link-kind.ts";
 
 const root = mkdtempSync(join(tmpdir(), "dynip-sysfs-"));
 const classNet = join(root, "class/net");

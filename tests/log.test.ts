@@ -1,6 +1,6 @@
 /** The pretty log line a person reads: local date and time (TZ), colour only on a terminal. */
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
-import { configureLogger, log } from "../src/log.ts";
+import { configureLogger, log } from "../src/observe/log.ts";
 
 afterEach(() => {
   configureLogger({ level: "info", format: "pretty" });
@@ -16,7 +16,7 @@ describe("pretty logs", () => {
       [
         process.execPath,
         "-e",
-        `import { localTime } from "./src/log.ts"; process.stdout.write(localTime(new Date(0)));`,
+        `import { localTime } from "./src/observe/log.ts"; process.stdout.write(localTime(new Date(0)));`,
       ],
       { env: { ...process.env, TZ: zone }, stdout: "pipe" },
     );

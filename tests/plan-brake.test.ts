@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import type { DnsRecord } from "../src/cloudflare/types.ts";
-import { formatHeartbeat, heartbeatName } from "../src/heartbeat.ts";
 import { applyBrake, type BrakeInput, isSilent } from "../src/plan/brake.ts";
-import { classify } from "../src/plan/classify.ts";
+import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
+import { classify } from "../src/registry/classify.ts";
+import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import { makeRecords } from "./support/records.ts";
 
 const D = "internal.example.com";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import type { DnsRecord } from "../src/cloudflare/types.ts";
-import { formatHeartbeat, heartbeatName } from "../src/heartbeat.ts";
-import { classify, type Entry } from "../src/plan/classify.ts";
+import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
+import { classify, type Entry } from "../src/registry/classify.ts";
+import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import { makeRecords } from "./support/records.ts";
 
 const D = "internal.example.com";

@@ -1,16 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { DnsRecord } from "../src/cloudflare/types.ts";
+import { type Operation, toBatch } from "../src/plan/changes.ts";
+import { planCleanup } from "../src/plan/cleanup-plan.ts";
+import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
+import { classify, confirmDeletions, type Entry } from "../src/registry/classify.ts";
 import {
   canonicalIp,
   formatHeartbeat,
   heartbeatName,
   parseHeartbeat,
   parseHeartbeatName,
-} from "../src/heartbeat.ts";
-import { classify, confirmDeletions, type Entry } from "../src/plan/classify.ts";
-import { planCleanup } from "../src/plan/cleanup.ts";
-import { type Operation, toBatch } from "../src/plan/types.ts";
+} from "../src/registry/heartbeat.ts";
 import { iso, makeRecords } from "./support/records.ts";
 
 const D = "internal.example.com";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import ipaddr from "ipaddr.js";
-import type { Cidr, Detection, SourceResult } from "../src/ip/types.ts";
+import type { Cidr, Detection, SourceResult } from "../src/detect/types.ts";
 import {
   buildDesired,
   failedSources,

@@ -1,22 +1,22 @@
 import { describe, expect, test } from "bun:test";
 import ipaddr from "ipaddr.js";
-import type { DnsRecord } from "../src/cloudflare/types.ts";
+import type { Cidr } from "../src/detect/types.ts";
+import { type Operation, toBatch } from "../src/plan/changes.ts";
+import type { DomainDesire, Protection } from "../src/plan/desired.ts";
+import {
+  findDrifts,
+  planDeregister,
+  planUpdate,
+  type UpdatePlanInput,
+} from "../src/plan/update-plan.ts";
+import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
 import {
   canonicalIp,
   formatHeartbeat,
   heartbeatName,
   parseHeartbeat,
   parseHeartbeatName,
-} from "../src/heartbeat.ts";
-import type { Cidr } from "../src/ip/types.ts";
-import type { DomainDesire, Protection } from "../src/plan/desired.ts";
-import { type Operation, toBatch } from "../src/plan/types.ts";
-import {
-  findDrifts,
-  planDeregister,
-  planUpdate,
-  type UpdatePlanInput,
-} from "../src/plan/update.ts";
+} from "../src/registry/heartbeat.ts";
 import { iso, makeRecords } from "./support/records.ts";
 
 const ME = "web-01";

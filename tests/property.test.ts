@@ -11,25 +11,25 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
-import type { DnsRecord } from "../src/cloudflare/types.ts";
+import type { Cidr, Detection, SourceResult } from "../src/detect/types.ts";
+import type { Operation } from "../src/plan/changes.ts";
+import { planCleanup } from "../src/plan/cleanup-plan.ts";
+import { buildDesired, type ManagedDomains } from "../src/plan/desired.ts";
+import {
+  findConflicts,
+  planDeregister,
+  planUpdate,
+  type UpdatePlanInput,
+} from "../src/plan/update-plan.ts";
+import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
+import { classify } from "../src/registry/classify.ts";
 import {
   canonicalIp,
   formatHeartbeat,
   heartbeatName,
   parseHeartbeat,
   parseHeartbeatName,
-} from "../src/heartbeat.ts";
-import type { Cidr, Detection, SourceResult } from "../src/ip/types.ts";
-import { classify } from "../src/plan/classify.ts";
-import { planCleanup } from "../src/plan/cleanup.ts";
-import { buildDesired, type ManagedDomains } from "../src/plan/desired.ts";
-import type { Operation } from "../src/plan/types.ts";
-import {
-  findConflicts,
-  planDeregister,
-  planUpdate,
-  type UpdatePlanInput,
-} from "../src/plan/update.ts";
+} from "../src/registry/heartbeat.ts";
 import { roundsFromEnv, seedFromEnv } from "./support/invariants.ts";
 import { iso, makeRecords } from "./support/records.ts";
 

@@ -13,7 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
-import { CONFIG_VARIABLES } from "../src/config.ts";
+import { CONFIG_VARIABLES } from "../src/config/load.ts";
 import { argvProblems, subcommandFlags } from "./support/ship-cli.ts";
 
 const ROOT = resolve(import.meta.dir, "..");

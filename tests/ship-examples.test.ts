@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { ArgsDef } from "citty";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { argvProblems, subcommandFlags, VARIABLES } from "./support/ship-cli.ts";
 
 const ROOT = resolve(import.meta.dir, "..");

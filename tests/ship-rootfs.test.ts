@@ -8,7 +8,7 @@ import { copyFileSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
-import { parseHeartbeat } from "../src/heartbeat.ts";
+import { parseHeartbeat } from "../src/registry/heartbeat.ts";
 import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 
 const ROOT = resolve(import.meta.dir, "..");

@@ -1,6 +1,6 @@
-/** The human status table (src/status.ts) from a report, without the API. */
+/** The human status table (src/observe/status-report.ts) from a report, without the API. */
 import { describe, expect, test } from "bun:test";
-import { renderReport, type StatusReport } from "../src/status.ts";
+import { renderReport, type StatusReport } from "../src/observe/status-report.ts";
 
 function report(owners: string[]): StatusReport {
   return {

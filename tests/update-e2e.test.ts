@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { parseHeartbeat } from "../src/heartbeat.ts";
+import { parseHeartbeat } from "../src/registry/heartbeat.ts";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
 import {
   apiEnv,

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { formatHeartbeat, heartbeatName } from "../src/heartbeat.ts";
+import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
 import {
   apiEnv,

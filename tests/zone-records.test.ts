@@ -1,14 +1,17 @@
 /**
- * Reading what deletions rest on (src/zone-records.ts): a paged read that notices the zone
+ * Reading what deletions rest on (src/providers/cloudflare/reads.ts): a paged read that notices the zone
  * moving reads again, and the heartbeats of deletion candidates come from single complete
  * answers, which offset paging cannot shift a record out of.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { type CloudflareClient, createCloudflareClient } from "../src/cloudflare/client.ts";
-import type { DnsRecord } from "../src/cloudflare/types.ts";
 import { DynipError } from "../src/errors.ts";
-import { formatHeartbeat, heartbeatName } from "../src/heartbeat.ts";
-import { readDomain, readHeartbeats } from "../src/zone-records.ts";
+import {
+  type CloudflareClient,
+  createCloudflareClient,
+} from "../src/providers/cloudflare/client.ts";
+import { readDomain, readHeartbeats } from "../src/providers/cloudflare/reads.ts";
+import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
+import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import {
   type FakeCloudflare,
   type RecordedRequest,

@@ -3,7 +3,7 @@ import { DynipError } from "../errors.ts";
 
 /**
  * Flags shared by every command. Each flag overrides the environment variable named in
- * `env`, so flags and variables go through the same validation in src/config.ts.
+ * `env`, so flags and variables go through the same validation in src/config/load.ts.
  */
 export const commonArgs = {
   "log-level": {

@@ -1,12 +1,12 @@
 import { defineCommand } from "citty";
-import { type CycleResult, createCleaner, createTroubleWatch } from "../cleanup.ts";
-import { loadHealthSettings, managedDomains, requireToken } from "../config.ts";
+import { loadHealthSettings, managedDomains, requireToken } from "../config/load.ts";
+import { type CycleResult, createCleaner, createTroubleWatch } from "../engine/cleaner.ts";
+import { createLifecycle } from "../engine/lifecycle.ts";
 import { DynipError, exitCodeOf, needsOperator } from "../errors.ts";
-import { probeHealth, startHealthServer } from "../health.ts";
-import { createLifecycle } from "../lifecycle.ts";
-import { log } from "../log.ts";
-import { createMetrics } from "../metrics.ts";
-import { outLine } from "../output.ts";
+import { probeHealth, startHealthServer } from "../observe/health.ts";
+import { log } from "../observe/log.ts";
+import { createMetrics } from "../observe/metrics.ts";
+import { outLine } from "../observe/output.ts";
 import { checkArgs, commonArgs } from "./args.ts";
 import { clientFor, configFrom, environment, sleep, stopSignal } from "./context.ts";
 

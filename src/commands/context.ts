@@ -1,16 +1,16 @@
 import { hostname } from "node:os";
+import { readEnvironmentFile } from "../config/env-file.ts";
+import { variableHints } from "../config/hints.ts";
+import { CONFIG_VARIABLES, type Config, loadConfig } from "../config/load.ts";
+import { detect } from "../detect/detect.ts";
+import type { Detection } from "../detect/types.ts";
+import type { Lifecycle } from "../engine/lifecycle.ts";
+import { configureLogger, log } from "../observe/log.ts";
 import {
   type CloudflareClient,
   createCloudflareClient,
   type RequestInfo,
-} from "../cloudflare/client.ts";
-import { CONFIG_VARIABLES, type Config, loadConfig } from "../config.ts";
-import { variableHints } from "../config-hints.ts";
-import { readEnvironmentFile } from "../env-file.ts";
-import { detect } from "../ip/detect.ts";
-import type { Detection } from "../ip/types.ts";
-import type { Lifecycle } from "../lifecycle.ts";
-import { configureLogger, log } from "../log.ts";
+} from "../providers/cloudflare/client.ts";
 import { flagOverrides } from "./args.ts";
 
 /**

@@ -1,9 +1,9 @@
 import { defineCommand } from "citty";
-import { createReader } from "../cleanup.ts";
-import { managedDomains, requireToken } from "../config.ts";
+import { managedDomains, requireToken } from "../config/load.ts";
+import { createReader } from "../engine/cleaner.ts";
 import { DynipError } from "../errors.ts";
-import { out } from "../output.ts";
-import { buildReport, needsAttention, renderReport } from "../status.ts";
+import { out } from "../observe/output.ts";
+import { buildReport, needsAttention, renderReport } from "../observe/status-report.ts";
 import { checkArgs, commonArgs } from "./args.ts";
 import { clientFor, configFrom, detectorFor } from "./context.ts";
 

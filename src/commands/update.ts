@@ -1,10 +1,10 @@
 import { defineCommand } from "citty";
-import { requireToken } from "../config.ts";
+import { requireToken } from "../config/load.ts";
+import { createLifecycle } from "../engine/lifecycle.ts";
+import { createUpdater } from "../engine/updater.ts";
 import { DynipError, exitCodeOf } from "../errors.ts";
-import { createLifecycle } from "../lifecycle.ts";
-import { log } from "../log.ts";
-import { outLine } from "../output.ts";
-import { createUpdater } from "../update.ts";
+import { log } from "../observe/log.ts";
+import { outLine } from "../observe/output.ts";
 import { checkArgs, commonArgs } from "./args.ts";
 import { clientFor, configFrom, detectorFor, sleep, stopSignal } from "./context.ts";
 

@@ -1,4 +1,4 @@
-import type { Entry } from "./classify.ts";
+import type { Entry } from "../registry/classify.ts";
 
 /**
  * The mass-deletion brake of `dynip cleanup`, modelled on the Kubernetes node lifecycle

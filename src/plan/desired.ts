@@ -1,6 +1,6 @@
-import { canonicalIp } from "../heartbeat.ts";
-import { familyOf, inCidrs } from "../ip/cidr.ts";
-import type { Cidr, Detection } from "../ip/types.ts";
+import { familyOf, inCidrs } from "../detect/cidr.ts";
+import type { Cidr, Detection } from "../detect/types.ts";
+import { canonicalIp } from "../registry/heartbeat.ts";
 
 /** The three detections; each managed domain is fed by some of them. */
 export type DetectionKind = keyof Detection;

@@ -4,8 +4,8 @@
  * Usage: bun tests/support/detect-child.ts '<json of Record<string, ChildCase>>'
  */
 import ipaddr from "ipaddr.js";
-import type { Family } from "../../src/ip/cidr.ts";
-import { detectInternal, publicFromInterfaces } from "../../src/ip/interfaces.ts";
+import type { Family } from "../../src/detect/cidr.ts";
+import { detectInternal, publicFromInterfaces } from "../../src/detect/interfaces.ts";
 
 export type ChildCase =
   | { kind: "internal"; cidrs: string[]; include: string[]; exclude: string[] }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import type { DnsRecord } from "../../src/cloudflare/types.ts";
 import type { CloudflareErrorDetail } from "../../src/errors.ts";
+import type { DnsRecord } from "../../src/providers/cloudflare/types.ts";
 import { errors, FakeApiError, statusErrors } from "./fake-errors.ts";
 import { compareRecords } from "./fake-list.ts";
 import { completeRecord, type FakeRecord, randomHex, type ZoneStore } from "./fake-records.ts";

@@ -1,5 +1,5 @@
 import ipaddr from "ipaddr.js";
-import type { DnsRecord } from "../../src/cloudflare/types.ts";
+import type { DnsRecord } from "../../src/providers/cloudflare/types.ts";
 import { dnsValidationError, errors, FakeApiError } from "./fake-errors.ts";
 
 /** A record as the fake stores and answers it: every field of the live API's record response. */

@@ -5,8 +5,8 @@
  * Randomised suites take `DYNIP_SEED=<n>` (or `DYNIP_SEED=random`) and `DYNIP_ROUNDS=<n>`
  * from the environment; without them they run a fixed seed and their default length.
  */
-import type { DnsRecord } from "../../src/cloudflare/types.ts";
-import { canonicalIp, parseHeartbeat, parseHeartbeatName } from "../../src/heartbeat.ts";
+import type { DnsRecord } from "../../src/providers/cloudflare/types.ts";
+import { canonicalIp, parseHeartbeat, parseHeartbeatName } from "../../src/registry/heartbeat.ts";
 
 export const DEFAULT_SEED = 20_260_101;
 

@@ -1,4 +1,4 @@
-import type { DnsRecord } from "../../src/cloudflare/types.ts";
+import type { DnsRecord } from "../../src/providers/cloudflare/types.ts";
 
 /** Seconds since the epoch as Cloudflare writes a timestamp. */
 export const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();

@@ -1,6 +1,6 @@
 import type { ArgsDef, CommandDef } from "citty";
 import { main } from "../../src/cli.ts";
-import { CONFIG_VARIABLES } from "../../src/config.ts";
+import { CONFIG_VARIABLES } from "../../src/config/load.ts";
 
 export const VARIABLES: ReadonlySet<string> = new Set(CONFIG_VARIABLES.map((v) => v.name));
 

@@ -1,9 +1,9 @@
-import type { CloudflareClient } from "./cloudflare/client.ts";
-import type { DnsRecord } from "./cloudflare/types.ts";
-import { apexRefusal } from "./config-fields.ts";
-import { DynipError, ListingChangedError } from "./errors.ts";
-import { heartbeatName } from "./heartbeat.ts";
-import { log } from "./log.ts";
+import { apexRefusal } from "../../config/fields.ts";
+import { DynipError, ListingChangedError } from "../../errors.ts";
+import { log } from "../../observe/log.ts";
+import { heartbeatName } from "../../registry/heartbeat.ts";
+import type { CloudflareClient } from "./client.ts";
+import type { DnsRecord } from "./types.ts";
 
 /**
  * Where each managed domain lives: with CF_ZONE_ID every domain is in that zone; otherwise

@@ -1,7 +1,7 @@
-import type { DnsRecord } from "../cloudflare/types.ts";
-import { parseHeartbeat } from "../heartbeat.ts";
-import type { Entry } from "./classify.ts";
-import type { Operation } from "./types.ts";
+import type { DnsRecord } from "../providers/cloudflare/types.ts";
+import type { Entry } from "../registry/classify.ts";
+import { parseHeartbeat } from "../registry/heartbeat.ts";
+import type { Operation } from "./changes.ts";
 
 /**
  * Deletes what each deletable entry marks for deletion. The classifier lists addresses

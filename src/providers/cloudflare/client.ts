@@ -2,8 +2,9 @@
  * The Cloudflare API as dynip uses it. The only module that speaks HTTP: commands receive a
  * client, so tests hand them one pointed at a local fake.
  */
-import { CloudflareResponseError, DynipError, ListingChangedError } from "../errors.ts";
-import type { Lifecycle } from "../lifecycle.ts";
+
+import type { Lifecycle } from "../../engine/lifecycle.ts";
+import { CloudflareResponseError, DynipError, ListingChangedError } from "../../errors.ts";
 import { batchBody, chunkBatch, countOperations, mergeBatchResults, recordBody } from "./batch.ts";
 import {
   BatchResultSchema,

@@ -1,14 +1,10 @@
-import { type Applier, createApplier, isRace, type OnApplied } from "./apply.ts";
-import type { CloudflareClient } from "./cloudflare/client.ts";
-import type { DnsRecord } from "./cloudflare/types.ts";
-import { type Config, managedDomains } from "./config.ts";
-import { DynipError } from "./errors.ts";
-import { canonicalIp, heartbeatName, parseHeartbeat } from "./heartbeat.ts";
-import { summarize } from "./ip/detect.ts";
-import type { Detection } from "./ip/types.ts";
-import { log } from "./log.ts";
-import { buildDesired, type DomainDesire, emptyDomains, failedSources } from "./plan/desired.ts";
-import { describeOperation, type Operation } from "./plan/types.ts";
+import { type Config, managedDomains } from "../config/load.ts";
+import { summarize } from "../detect/detect.ts";
+import type { Detection } from "../detect/types.ts";
+import { DynipError } from "../errors.ts";
+import { log } from "../observe/log.ts";
+import { describeOperation, type Operation } from "../plan/changes.ts";
+import { buildDesired, type DomainDesire, emptyDomains, failedSources } from "../plan/desired.ts";
 import {
   type Conflict,
   type Drift,
@@ -18,8 +14,22 @@ import {
   planUpdate,
   type UpdatePlanInput,
   withdrawAll,
-} from "./plan/update.ts";
-import { createZoneResolver, domainOf, readDomain, readHeartbeats } from "./zone-records.ts";
+} from "../plan/update-plan.ts";
+import {
+  type Applier,
+  createApplier,
+  isRace,
+  type OnApplied,
+} from "../providers/cloudflare/apply.ts";
+import type { CloudflareClient } from "../providers/cloudflare/client.ts";
+import {
+  createZoneResolver,
+  domainOf,
+  readDomain,
+  readHeartbeats,
+} from "../providers/cloudflare/reads.ts";
+import type { DnsRecord } from "../providers/cloudflare/types.ts";
+import { canonicalIp, heartbeatName, parseHeartbeat } from "../registry/heartbeat.ts";
 
 /** Re-read and re-plan at most this many times when another writer races us (SPEC §3.5). */
 const MAX_ATTEMPTS = 3;

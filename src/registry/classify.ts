@@ -1,13 +1,13 @@
 import ipaddr from "ipaddr.js";
-import type { DnsRecord } from "../cloudflare/types.ts";
+import { recordTypeOf } from "../detect/cidr.ts";
+import type { DnsRecord } from "../providers/cloudflare/types.ts";
 import {
   canonicalIp,
   type Heartbeat,
   heartbeatAge,
   parseHeartbeat,
   parseHeartbeatName,
-} from "../heartbeat.ts";
-import { recordTypeOf } from "../ip/cidr.ts";
+} from "./heartbeat.ts";
 
 /**
  * The one judgement `dynip cleanup` and `dynip status` share (SPEC §4, §5), so that status

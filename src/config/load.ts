@@ -5,12 +5,12 @@
 import { hostname as osHostname } from "node:os";
 import { getDomain } from "tldts";
 import * as v from "valibot";
-import * as field from "./config-fields.ts";
-import { ConfigError, DynipError } from "./errors.ts";
-import { inCidrs } from "./ip/cidr.ts";
-import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "./ip/defaults.ts";
-import type { Cidr, ExternalSource, InternalSource } from "./ip/types.ts";
-import { type LogFormat, type LogLevelName, redact } from "./log.ts";
+import { inCidrs } from "../detect/cidr.ts";
+import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "../detect/defaults.ts";
+import type { Cidr, ExternalSource, InternalSource } from "../detect/types.ts";
+import { ConfigError, DynipError } from "../errors.ts";
+import { type LogFormat, type LogLevelName, redact } from "../observe/log.ts";
+import * as field from "./fields.ts";
 
 export type EnvName =
   | "INTERNAL_DOMAIN"

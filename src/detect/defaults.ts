@@ -20,7 +20,7 @@ export const DEFAULT_EXCLUDE_INTERFACES = [
   "vxlan*",
   "tunl*",
   // Host-only networks of VirtualBox and VMware are not Linux bridges: the kind rule
-  // (src/ip/link-kind.ts) cannot see them.
+  // (src/detect/link-kind.ts) cannot see them.
   "vboxnet*",
   "vmnet*",
 ];

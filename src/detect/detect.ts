@@ -1,4 +1,4 @@
-import { log } from "../log.ts";
+import { log } from "../observe/log.ts";
 import { canonical, type Family, familyOf, inCidrs } from "./cidr.ts";
 import { detectExternal } from "./external.ts";
 import { detectInternal, type Interfaces } from "./interfaces.ts";

@@ -1,6 +1,6 @@
 import ipaddr from "ipaddr.js";
-import type { DnsRecord } from "./cloudflare/types.ts";
-import { format, parseAddress } from "./ip/cidr.ts";
+import { format, parseAddress } from "../detect/cidr.ts";
+import type { DnsRecord } from "../providers/cloudflare/types.ts";
 
 const PREFIX = "_heartbeat-";
 

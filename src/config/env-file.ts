@@ -4,8 +4,8 @@
  * parses systemd's dialect (dotenv's differs in quoting and escapes), so this is a small state
  * machine after systemd's own parse_env_file(), table-tested in tests/env-file.test.ts.
  */
-import { readSmallFile } from "./bounded-read.ts";
-import { ConfigError } from "./errors.ts";
+import { readSmallFile } from "../bounded-read.ts";
+import { ConfigError } from "../errors.ts";
 
 /** Far above any dynip settings file; a bigger one is not one. */
 export const MAX_ENV_FILE_BYTES = 64 * 1024;

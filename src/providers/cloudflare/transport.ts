@@ -4,10 +4,10 @@
  */
 import { FetchError, ofetch } from "ofetch";
 import * as v from "valibot";
-import { AnswerTooLargeError, readBounded } from "../bounded-read.ts";
-import { CloudflareNetworkError, CloudflareResponseError } from "../errors.ts";
-import type { Lifecycle } from "../lifecycle.ts";
-import { log, redact, registerSecret } from "../log.ts";
+import { AnswerTooLargeError, readBounded } from "../../bounded-read.ts";
+import type { Lifecycle } from "../../engine/lifecycle.ts";
+import { CloudflareNetworkError, CloudflareResponseError } from "../../errors.ts";
+import { log, redact, registerSecret } from "../../observe/log.ts";
 import { apiError } from "./api-error.ts";
 import { backoffDelay, isRetryableStatus, parseRetryAfter } from "./retry.ts";
 import { describeIssues, type Envelope, EnvelopeSchema, withShallowChains } from "./schemas.ts";
@@ -40,7 +40,7 @@ export interface TransportOptions {
   maxElapsedMs: number;
   /** A longer answer body is cut off and the request fails without a retry. */
   maxAnswerBytes: number;
-  /** Stopping: no retries once it says so, and requests cut when it cancels (src/lifecycle.ts). */
+  /** Stopping: no retries once it says so, and requests cut when it cancels (src/engine/lifecycle.ts). */
   lifecycle?: Lifecycle;
   onRequest?: (info: RequestInfo) => void;
 }

@@ -1,15 +1,15 @@
-import { createApplier, isRace } from "./apply.ts";
-import type { CloudflareClient, RequestInfo } from "./cloudflare/client.ts";
-import type { DnsRecord } from "./cloudflare/types.ts";
-import { apexRefusal } from "./config-fields.ts";
-import { CloudflareApiError, DynipError, isAuthFailure } from "./errors.ts";
-import { log } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
-import { applyBrake, removesAddress } from "./plan/brake.ts";
-import { classify, confirmDeletions, type Entry } from "./plan/classify.ts";
-import { planCleanup } from "./plan/cleanup.ts";
-import { describeOperation, type Operation } from "./plan/types.ts";
-import { createZoneResolver, readDomain, readHeartbeats } from "./zone-records.ts";
+import { apexRefusal } from "../config/fields.ts";
+import { CloudflareApiError, DynipError, isAuthFailure } from "../errors.ts";
+import { log } from "../observe/log.ts";
+import type { Metrics } from "../observe/metrics.ts";
+import { applyBrake, removesAddress } from "../plan/brake.ts";
+import { describeOperation, type Operation } from "../plan/changes.ts";
+import { planCleanup } from "../plan/cleanup-plan.ts";
+import { createApplier, isRace } from "../providers/cloudflare/apply.ts";
+import type { CloudflareClient, RequestInfo } from "../providers/cloudflare/client.ts";
+import { createZoneResolver, readDomain, readHeartbeats } from "../providers/cloudflare/reads.ts";
+import type { DnsRecord } from "../providers/cloudflare/types.ts";
+import { classify, confirmDeletions, type Entry } from "../registry/classify.ts";
 
 /** A replica that keeps losing races gives up the cycle after this many fresh reads. */
 const MAX_ATTEMPTS = 3;
@@ -72,7 +72,7 @@ export function createReader(options: ReaderOptions) {
 
   /**
    * Reads the heartbeats of the candidates again, right before deleting, each heartbeat name
-   * from one complete answer (src/zone-records.ts: offset paging cannot shift a record out of a
+   * from one complete answer (src/providers/cloudflare/reads.ts: offset paging cannot shift a record out of a
    * single answer), and judges the candidates again beside the address records already read: a
    * heartbeat refreshed or written since the first read saves its address.
    */

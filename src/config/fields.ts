@@ -1,15 +1,15 @@
 /**
- * Valibot field schemas for src/config.ts: each takes the raw (trimmed, non-empty) string
+ * Valibot field schemas for src/config/load.ts: each takes the raw (trimmed, non-empty) string
  * of one variable and yields its typed value. Messages never repeat the variable name;
  * config.ts prefixes it from the issue path.
  */
 import { domainToASCII } from "node:url";
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
-import { readSmallFile } from "./bounded-read.ts";
-import { isPublic, parseAddress } from "./ip/cidr.ts";
-import type { Cidr, ExternalSource, InternalSource } from "./ip/types.ts";
-import { registerSecret } from "./log.ts";
+import { readSmallFile } from "../bounded-read.ts";
+import { isPublic, parseAddress } from "../detect/cidr.ts";
+import type { Cidr, ExternalSource, InternalSource } from "../detect/types.ts";
+import { registerSecret } from "../observe/log.ts";
 
 type AddIssue = (info: { message: string }) => void;
 

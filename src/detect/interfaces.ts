@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import ipaddr from "ipaddr.js";
-import { log } from "../log.ts";
+import { log } from "../observe/log.ts";
 import { type Family, format, inCidrs, isPublic, parseAddress, sortAddresses } from "./cidr.ts";
 import { isGuestBridge, SYS_CLASS_NET } from "./link-kind.ts";
 import type { Cidr, SourceResult } from "./types.ts";

@@ -1,8 +1,8 @@
 /**
  * HEALTH_PORT for `dynip cleanup`: /healthz for probes, /metrics for Prometheus (SPEC §4).
  */
-import { readBounded } from "./bounded-read.ts";
-import { DynipError } from "./errors.ts";
+import { readBounded } from "../bounded-read.ts";
+import { DynipError } from "../errors.ts";
 import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 

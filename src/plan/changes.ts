@@ -1,4 +1,4 @@
-import type { BatchOperations, DnsRecord, RecordInput } from "../cloudflare/types.ts";
+import type { BatchOperations, DnsRecord, RecordInput } from "../providers/cloudflare/types.ts";
 
 /** One change to the zone; `reason` is what logs and `--dry-run` show. */
 export type Operation =

@@ -1,7 +1,7 @@
-import type { DomainView } from "./cleanup.ts";
-import { summarize } from "./ip/detect.ts";
-import type { Detection } from "./ip/types.ts";
-import { type Entry, splitInstances } from "./plan/classify.ts";
+import { summarize } from "../detect/detect.ts";
+import type { Detection } from "../detect/types.ts";
+import type { DomainView } from "../engine/cleaner.ts";
+import { type Entry, splitInstances } from "../registry/classify.ts";
 
 export interface StatusReport {
   instanceId: string;

@@ -1,14 +1,14 @@
-import type { DnsRecord, RecordInput } from "../cloudflare/types.ts";
+import { canonical, isPublic, recordTypeOf } from "../detect/cidr.ts";
+import type { DnsRecord, RecordInput } from "../providers/cloudflare/types.ts";
 import {
   canonicalIp,
   formatHeartbeat,
   heartbeatName,
   parseHeartbeat,
   parseHeartbeatName,
-} from "../heartbeat.ts";
-import { canonical, isPublic, recordTypeOf } from "../ip/cidr.ts";
+} from "../registry/heartbeat.ts";
+import { inBatchOrder, type Operation } from "./changes.ts";
 import { type DomainDesire, isProtected } from "./desired.ts";
-import { inBatchOrder, type Operation } from "./types.ts";
 
 export interface UpdatePlanInput {
   desired: DomainDesire[];

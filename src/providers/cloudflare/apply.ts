@@ -1,8 +1,8 @@
-import type { CloudflareClient } from "./cloudflare/client.ts";
-import type { BatchResult, DnsRecord } from "./cloudflare/types.ts";
-import { CloudflareApiError, isAuthFailure } from "./errors.ts";
-import { log } from "./log.ts";
-import { inBatchOrder, type Operation, toBatch } from "./plan/types.ts";
+import { CloudflareApiError, isAuthFailure } from "../../errors.ts";
+import { log } from "../../observe/log.ts";
+import { inBatchOrder, type Operation, toBatch } from "../../plan/changes.ts";
+import type { CloudflareClient } from "./client.ts";
+import type { BatchResult, DnsRecord } from "./types.ts";
 
 /**
  * Error codes meaning another writer got there first: re-read and re-plan (SPEC §3.5, §4).
