@@ -7,6 +7,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { createCleaner } from "../src/engine/cleaner.ts";
 import { configureLogger } from "../src/observe/log.ts";
 import { createCloudflareClient } from "../src/providers/cloudflare/client.ts";
+import { createCloudflareProvider } from "../src/providers/cloudflare/provider.ts";
 import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 import { iso } from "./support/records.ts";
@@ -38,24 +39,28 @@ test("a silent domain goes only after the watch outlasts the hold, and a failed 
     });
   }
   let ms = 0;
+  const client = createCloudflareClient({
+    apiUrl: fake.url,
+    token: fake.token,
+    timeoutMs: 2000,
+    batchSize: 200,
+    retries: 0,
+  });
   const cleaner = createCleaner({
-    client: createCloudflareClient({
-      apiUrl: fake.url,
-      token: fake.token,
-      timeoutMs: 2000,
-      batchSize: 200,
-      retries: 0,
+    provider: createCloudflareProvider({
+      client,
+      domains: [D],
+      zoneId: fake.zone.id,
+      allowApex: false,
+      ttl: 120,
+      proxied: false,
     }),
     domains: [D],
-    zoneId: fake.zone.id,
     thresholdSeconds: THRESHOLD,
-    allowApex: false,
     maxDeleteRatio: 0.5,
     holdSeconds: HOLD,
     troubleAgoSeconds: () => undefined,
     force: false,
-    dryRun: false,
-    print: () => {},
     monotonic: () => ms,
   });
   const addresses = () => fake.records().filter((r) => r.type === "A").length;

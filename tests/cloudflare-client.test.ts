@@ -1,12 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { formatWithOptions } from "node:util";
-import {
-  CloudflareApiError,
-  CloudflareNetworkError,
-  CloudflareResponseError,
-  DynipError,
-  ListingChangedError,
-} from "../src/errors.ts";
+import { DynipError } from "../src/errors.ts";
 import { configureLogger, log } from "../src/observe/log.ts";
 import { chunkBatch } from "../src/providers/cloudflare/batch.ts";
 import {
@@ -16,6 +10,12 @@ import {
   type RequestInfo,
   zoneCandidates,
 } from "../src/providers/cloudflare/client.ts";
+import {
+  CloudflareApiError,
+  CloudflareNetworkError,
+  CloudflareResponseError,
+  ListingChangedError,
+} from "../src/providers/cloudflare/errors.ts";
 import {
   backoffDelay,
   isRetryableStatus,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
+import type { DnsRecord } from "../src/dns/record.ts";
 import {
   canonicalIp,
   formatHeartbeat,
@@ -178,25 +178,24 @@ describe("canonical addresses", () => {
 });
 
 describe("heartbeat age", () => {
-  const record = (content: string, modified_on: string): DnsRecord => ({
-    id: "1",
+  const record = (content: string, modifiedAt?: number): DnsRecord => ({
+    ref: "1",
     name: "_heartbeat-10-0-0-1.internal.example.com",
     type: "TXT",
     content,
     ttl: 120,
-    created_on: modified_on,
-    modified_on,
+    ...(modifiedAt === undefined ? {} : { createdAt: modifiedAt, modifiedAt }),
   });
 
   test.each([
-    ["modified_on wins over content", '"1000,a"', "2023-11-09T21:20:00Z", 1699564900, 100],
-    ["content when modified_on is unreadable", '"1699564800,a"', "", 1699564900, 100],
-    ["content in the future of the server", '"1699565000,a"', "", 1699564900, -100],
+    ["modifiedAt wins over content", '"1000,a"', 1699564800, 1699564900, 100],
+    ["content when modifiedAt is unknown", '"1699564800,a"', undefined, 1699564900, 100],
+    ["content in the future of the server", '"1699565000,a"', undefined, 1699564900, -100],
   ])("%s", (_, content, modified, serverNow, age) => {
     expect(heartbeatAge(record(content, modified), serverNow)).toBe(age);
   });
 
   test("unknown when neither is readable", () => {
-    expect(heartbeatAge(record("garbage", "not a date"), 1699564900)).toBeUndefined();
+    expect(heartbeatAge(record("garbage"), 1699564900)).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import type { DnsRecord } from "../src/dns/record.ts";
 import { applyBrake, type BrakeInput, isSilent } from "../src/plan/brake.ts";
-import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
 import { classify } from "../src/registry/classify.ts";
 import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import { makeRecords } from "./support/records.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
+import type { DnsRecord } from "../src/dns/record.ts";
 import { classify, type Entry } from "../src/registry/classify.ts";
 import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import { makeRecords } from "./support/records.ts";
@@ -156,7 +156,7 @@ describe("classify: several records for one address", () => {
     const records = [address(ip), address(ip), heartbeat(ip, 1000)];
     const entries = run(records);
     expect(summary(entries)).toEqual(["A 10.0.0.1 stale delete 1000"]);
-    expect(entries[0]?.addresses.map((r) => r.id)).toEqual(records.slice(0, 2).map((r) => r.id));
+    expect(entries[0]?.addresses.map((r) => r.ref)).toEqual(records.slice(0, 2).map((r) => r.ref));
   });
 
   test("the freshest parsable heartbeat decides, and names the owner", () => {
@@ -185,9 +185,9 @@ describe("classify: several records for one address", () => {
     const [entry] = run(records);
     expect(summary(run(records))).toEqual(["A 10.0.0.1 fresh delete 60"]);
     expect(entry?.owner).toBe("alive");
-    expect(entry?.toDelete.map((r) => r.id)).toEqual([
-      records[2]?.id ?? "?",
-      records[4]?.id ?? "?",
+    expect(entry?.toDelete.map((r) => r.ref)).toEqual([
+      records[2]?.ref ?? "?",
+      records[4]?.ref ?? "?",
     ]);
     expect(entry?.reason).toBe(
       "heartbeat 60 s old (threshold 900 s); 2 expired heartbeat(s) of dead-1 (901 s), " +
@@ -208,7 +208,7 @@ describe("classify: several records for one address", () => {
     const [entry] = run(records);
     expect(entry?.state).toBe(state as Entry["state"]);
     expect(entry?.delete).toBe(doomed.length > 0);
-    expect(entry?.toDelete.map((r) => r.id)).toEqual(doomed.map((i) => records[i]?.id ?? "?"));
+    expect(entry?.toDelete.map((r) => r.ref)).toEqual(doomed.map((i) => records[i]?.ref ?? "?"));
   });
 
   test.each([
@@ -219,21 +219,21 @@ describe("classify: several records for one address", () => {
     const [entry] = run(records);
     expect(entry?.state).toBe("orphan");
     expect(entry?.owners).toEqual(["host-0", "host-1"]);
-    expect(entry?.toDelete.map((r) => r.id)).toEqual(doomed.map((i) => records[i]?.id ?? "?"));
+    expect(entry?.toDelete.map((r) => r.ref)).toEqual(doomed.map((i) => records[i]?.ref ?? "?"));
   });
 
   test("a stale address takes its parsable heartbeats with it, never a TXT that is no heartbeat", () => {
     const records = [address(ip), heartbeat(ip, 5000), heartbeat(ip, 1000), garbage(ip)];
     const [entry] = run(records);
     expect(entry).toMatchObject({ state: "stale", delete: true, ageSeconds: 1000 });
-    expect(entry?.toDelete.map((r) => r.id)).toEqual(records.slice(0, 3).map((r) => r.id));
+    expect(entry?.toDelete.map((r) => r.ref)).toEqual(records.slice(0, 3).map((r) => r.ref));
   });
 
   test("an address without heartbeat past grace goes alone; the unparsable TXT beside it stays", () => {
     const records = [address(ip, 1300), garbage(ip)];
     const [entry] = run(records);
     expect(entry).toMatchObject({ state: "missing", delete: true });
-    expect(entry?.toDelete.map((r) => r.id)).toEqual([records[0]?.id ?? "?"]);
+    expect(entry?.toDelete.map((r) => r.ref)).toEqual([records[0]?.ref ?? "?"]);
   });
 
   test("the youngest of duplicate addresses decides the grace period", () => {
@@ -265,8 +265,8 @@ describe("classify: only dynip's names and types", () => {
   test.each(foreign)("%s is ignored", (_name, stranger) => {
     expect(run([stranger])).toEqual([]);
     const entries = run([...ours, stranger]);
-    const seen = entries.flatMap((e) => [...e.addresses, ...e.heartbeats].map((r) => r.id));
-    expect(seen.sort()).toEqual(ours.map((r) => r.id).sort());
+    const seen = entries.flatMap((e) => [...e.addresses, ...e.heartbeats].map((r) => r.ref));
+    expect(seen.sort()).toEqual(ours.map((r) => r.ref).sort());
   });
 
   test("names match whatever their case", () => {

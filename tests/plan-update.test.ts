@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import ipaddr from "ipaddr.js";
 import type { Cidr } from "../src/detect/types.ts";
-import { type Operation, toBatch } from "../src/plan/changes.ts";
+import type { DnsRecord } from "../src/dns/record.ts";
+import type { Change } from "../src/plan/changes.ts";
 import type { DomainDesire, Protection } from "../src/plan/desired.ts";
 import {
   findDrifts,
@@ -9,7 +10,8 @@ import {
   planUpdate,
   type UpdatePlanInput,
 } from "../src/plan/update-plan.ts";
-import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
+import { toBatch } from "../src/providers/cloudflare/apply.ts";
+import { cloudflareStyle } from "../src/providers/cloudflare/records.ts";
 import {
   canonicalIp,
   formatHeartbeat,
@@ -17,7 +19,7 @@ import {
   parseHeartbeat,
   parseHeartbeatName,
 } from "../src/registry/heartbeat.ts";
-import { iso, makeRecords } from "./support/records.ts";
+import { makeRecords } from "./support/records.ts";
 
 const ME = "web-01";
 const OTHER = "web-02";
@@ -31,7 +33,7 @@ const { record, nextId } = makeRecords(NOW, { proxied: false });
 const address = (ip: string, domain = INT): DnsRecord =>
   record(domain, ip.includes(":") ? "AAAA" : "A", ip);
 
-/** A heartbeat of `owner` last written `ageSeconds` ago (by Cloudflare's clock and its own). */
+/** A heartbeat of `owner` last written `ageSeconds` ago (by the provider's clock and its own). */
 function heartbeat(ip: string, owner: string, domain = INT, ageSeconds = 60): DnsRecord {
   return record(
     heartbeatName(ip, domain),
@@ -64,42 +66,42 @@ function input(
     instanceId: ME,
     now: NOW,
     ttl: 120,
-    proxied: false,
+    style: cloudflareStyle({ ttl: 120, proxied: false }),
     ...overrides,
   };
 }
 
 /** One line per operation, in plan order: what a reader of `--dry-run` would check. */
-const show = (ops: Operation[]): string[] =>
+const show = (ops: Change[]): string[] =>
   ops.map((op) => `${op.kind} ${op.record.type} ${op.record.name} ${op.record.content}`);
 
 const fresh = formatHeartbeat(NOW, ME);
 const hbName = heartbeatName;
 
-/** Applies operations the way Cloudflare would; patching or deleting a missing id fails. */
-function applyOps(records: DnsRecord[], ops: Operation[]): DnsRecord[] {
+/** Applies changes the way a provider would; replacing or deleting a missing record fails. */
+function applyOps(records: DnsRecord[], ops: Change[]): DnsRecord[] {
   let zone = [...records];
-  const find = (id: string): DnsRecord => {
-    const found = zone.find((r) => r.id === id);
-    if (!found) throw new Error(`81044 record ${id} does not exist`);
+  const find = (ref: string): DnsRecord => {
+    const found = zone.find((r) => r.ref === ref);
+    if (!found) throw new Error(`81044 record ${ref} does not exist`);
     return found;
   };
   for (const op of ops) {
     if (op.kind === "delete") {
-      find(op.id);
-      zone = zone.filter((r) => r.id !== op.id);
-    } else if (op.kind === "patch") {
-      const patched = { ...find(op.id), ...op.record, modified_on: iso(NOW) };
-      zone = zone.map((r) => (r.id === op.id ? patched : r));
+      find(op.record.ref);
+      zone = zone.filter((r) => r.ref !== op.record.ref);
+    } else if (op.kind === "replace") {
+      const replaced = { ...find(op.before.ref), ...op.record, modifiedAt: NOW };
+      zone = zone.map((r) => (r.ref === op.before.ref ? replaced : r));
     } else {
-      zone.push({ id: nextId(), ...op.record, created_on: iso(NOW), modified_on: iso(NOW) });
+      zone.push({ ref: nextId(), ...op.record, createdAt: NOW, modifiedAt: NOW });
     }
   }
   return zone;
 }
 
-const isRefresh = (op: Operation): boolean =>
-  op.kind === "patch" && op.record.type === "TXT" && op.reason.startsWith("refresh heartbeat");
+const isRefresh = (op: Change): boolean =>
+  op.kind === "replace" && op.record.type === "TXT" && op.reason.startsWith("refresh heartbeat");
 
 describe("planUpdate", () => {
   test("empty zone: a heartbeat, then its address, per desired address per domain", () => {
@@ -123,10 +125,10 @@ describe("planUpdate", () => {
     const ops = planUpdate(
       input([want(INT, ["192.168.1.10"]), want(EXT, ["203.0.113.7"])], records),
     );
-    expect(ops.map((op) => op.kind)).toEqual(["patch", "patch"]);
-    expect(ops.map((op) => (op.kind === "patch" ? op.id : undefined))).toEqual([
-      records[0]?.id,
-      records[2]?.id,
+    expect(ops.map((op) => op.kind)).toEqual(["replace", "replace"]);
+    expect(ops.map((op) => (op.kind === "replace" ? op.before.ref : undefined))).toEqual([
+      records[0]?.ref,
+      records[2]?.ref,
     ]);
     expect(ops.map((op) => op.record)).toEqual([
       { name: hbName("192.168.1.10", INT), type: "TXT", content: fresh, ttl: 120 },
@@ -145,16 +147,15 @@ describe("planUpdate", () => {
       `create A ${INT} 192.168.1.20`,
     ]);
     expect(ops[0]?.reason).toBe("address 192.168.1.10 no longer on this host");
-    expect(ops.slice(0, 2).map((op) => (op.kind === "delete" ? op.id : undefined))).toEqual([
-      old[1]?.id,
-      old[0]?.id,
-    ]);
+    expect(ops.slice(0, 2).map((op) => (op.kind === "delete" ? op.record.ref : undefined))).toEqual(
+      [old[1]?.ref, old[0]?.ref],
+    );
   });
 
   test("heartbeat refresh comes before the address it belongs to", () => {
     const ops = planUpdate(input([want(INT, ["192.168.1.10"])], [heartbeat("192.168.1.10", ME)]));
     expect(show(ops)).toEqual([
-      `patch TXT ${hbName("192.168.1.10", INT)} ${fresh}`,
+      `replace TXT ${hbName("192.168.1.10", INT)} ${fresh}`,
       `create A ${INT} 192.168.1.10`,
     ]);
   });
@@ -171,7 +172,7 @@ describe("planUpdate", () => {
       heartbeat("192.168.1.30", ME), // a heartbeat whose address is already gone
       address("192.168.1.40"), // a second A with the same content as one of ours
     ];
-    records.push({ ...address("192.168.1.10"), id: "duplicate" });
+    records.push({ ...address("192.168.1.10"), ref: "duplicate" });
     const ops = planUpdate(input([want(INT, [])], records));
     expect(show(ops)).toEqual([
       `delete A ${INT} 192.168.1.10`,
@@ -278,8 +279,8 @@ describe("planUpdate", () => {
       for (const age of [60, 500, 100_000]) {
         const records = [heartbeat(ip, OTHER, EXT, age), ...published(ip, ME, EXT)];
         const ops = planUpdate(input([want(EXT, [ip])], records));
-        expect(ops.map((op) => (op.kind === "patch" ? op.id : op.kind))).toEqual([
-          records[1]?.id ?? "?",
+        expect(ops.map((op) => (op.kind === "replace" ? op.before.ref : op.kind))).toEqual([
+          records[1]?.ref ?? "?",
         ]);
         expect(ops[0]?.reason).toBe(
           `refresh heartbeat of ${ip}; 1 other heartbeat(s) at this name left alone`,
@@ -334,12 +335,13 @@ describe("planUpdate", () => {
 
   describe("never touches what another instance (or nobody) owns", () => {
     /** Patches and deletes whose target was not this instance's before the plan. */
-    function foreignTargets(records: DnsRecord[], ops: Operation[]): string[] {
-      const byId = new Map(records.map((r) => [r.id, r]));
+    function foreignTargets(records: DnsRecord[], ops: Change[]): string[] {
+      const byRef = new Map(records.map((r) => [r.ref, r]));
       return ops.flatMap((op) => {
         if (op.kind === "create") return [];
-        const target = byId.get(op.id);
-        if (!target) return [`${op.kind} of unknown ${op.id}`];
+        const ref = op.kind === "replace" ? op.before.ref : op.record.ref;
+        const target = byRef.get(ref);
+        if (!target) return [`${op.kind} of unknown ${ref}`];
         if (target.type === "TXT") {
           const owner = parseHeartbeat(target.content)?.instanceId;
           return owner === ME ? [] : [`${op.kind} of ${owner ?? "garbage"}'s ${target.name}`];
@@ -394,9 +396,11 @@ describe("planUpdate", () => {
   test("two heartbeats of this instance at one name: one is refreshed, the other deleted", () => {
     const records = [heartbeat("192.168.1.10", ME, INT, 300), ...published("192.168.1.10", ME)];
     const ops = planUpdate(input([want(INT, ["192.168.1.10"])], records));
-    expect(ops.map((op) => `${op.kind} ${op.kind === "create" ? "" : op.id}`)).toEqual([
-      `delete ${records[1]?.id}`,
-      `patch ${records[0]?.id}`,
+    const ref = (op: Change) =>
+      op.kind === "create" ? "" : op.kind === "replace" ? op.before.ref : op.record.ref;
+    expect(ops.map((op) => `${op.kind} ${ref(op)}`)).toEqual([
+      `delete ${records[1]?.ref}`,
+      `replace ${records[0]?.ref}`,
     ]);
     expect(ops[0]?.reason).toBe("duplicate heartbeat of 192.168.1.10");
   });
@@ -443,7 +447,7 @@ describe("planUpdate", () => {
     expect(show(ops)).toEqual([
       `delete A ${INT} 203.0.113.7`,
       `delete TXT ${hbName("203.0.113.7", INT)} ${records[0]?.content}`,
-      `patch TXT ${hbName("203.0.113.7", EXT)} ${fresh}`,
+      `replace TXT ${hbName("203.0.113.7", EXT)} ${fresh}`,
     ]);
   });
 
@@ -457,10 +461,11 @@ describe("planUpdate", () => {
     ["documentation IPv6", "2001:db8::1", false],
   ])("CF_PROXIED applies to public addresses only: %s", (_, ip, publicAddress) => {
     for (const proxied of [true, false]) {
-      const create = planUpdate(input([want(EXT, [ip])], [], { proxied })).find(
+      const style = cloudflareStyle({ ttl: 120, proxied });
+      const create = planUpdate(input([want(EXT, [ip])], [], { style })).find(
         (op) => op.record.type !== "TXT",
       );
-      expect(create?.record.proxied).toBe(proxied && publicAddress);
+      expect(create?.record.extra?.proxied).toBe(proxied && publicAddress);
     }
   });
 
@@ -472,20 +477,25 @@ describe("planUpdate", () => {
   ] as const)(
     "the sole owner brings its address to its settings: %s",
     (_n, was, settings, change) => {
+      // As Cloudflare lists it: `proxied` in the record's extra settings.
+      const { proxied: wasProxied, ...rest } = was as { ttl?: number; proxied?: boolean };
       const records = published("5.6.7.8", ME, EXT).map((r) =>
-        r.type === "A" ? { ...r, ...was } : r,
+        r.type === "A" ? { ...r, ...rest, extra: { proxied: wasProxied ?? false } } : r,
       );
-      const plan = { ...input([want(EXT, ["5.6.7.8"])], records), ...settings };
+      const proxied = (settings as { proxied?: boolean }).proxied ?? false;
+      const plan = input([want(EXT, ["5.6.7.8"])], records, {
+        style: cloudflareStyle({ ttl: 120, proxied }),
+      });
       const patches = planUpdate(plan).filter((op) => !isRefresh(op));
       expect(patches.map((op) => op.reason)).toEqual(change ? [`5.6.7.8 settings: ${change}`] : []);
       for (const op of patches) {
-        expect(op).toMatchObject({ kind: "patch", id: records[1]?.id });
+        expect(op).toMatchObject({ kind: "replace", before: { ref: records[1]?.ref } });
         expect(op.record).toEqual({
           name: EXT,
           type: "A",
           content: "5.6.7.8",
           ttl: 120,
-          proxied: plan.proxied,
+          extra: { proxied },
         });
       }
       expect(findDrifts(plan)).toEqual([]);
@@ -521,7 +531,7 @@ describe("planUpdate", () => {
     const ops = planUpdate({ ...plan, comment: "managed by dynip" });
     const comments = ops.map((op) => [op.kind, op.record.type, op.record.comment]);
     expect(comments).toEqual([
-      ["patch", "TXT", undefined],
+      ["replace", "TXT", undefined],
       ["create", "TXT", "managed by dynip"],
       ["create", "A", "managed by dynip"],
     ]);
@@ -578,7 +588,6 @@ describe("planDeregister", () => {
       instanceId: ME,
       now: NOW,
       ttl: 120,
-      proxied: false,
     });
     expect(show(ops)).toEqual([
       `delete A ${INT} 192.168.1.10`,
@@ -598,7 +607,7 @@ describe("toBatch", () => {
       input([want(INT, ["192.168.1.20", "192.168.1.30"])], [...old, heartbeat("192.168.1.20", ME)]),
     );
     const batch = toBatch(ops);
-    expect(batch.deletes).toEqual([{ id: old[1]?.id ?? "" }, { id: old[0]?.id ?? "" }]);
+    expect(batch.deletes).toEqual([{ id: old[1]?.ref ?? "" }, { id: old[0]?.ref ?? "" }]);
     expect(batch.patches).toEqual([
       {
         id: expect.any(String),

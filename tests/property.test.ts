@@ -12,7 +12,8 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import type { Cidr, Detection, SourceResult } from "../src/detect/types.ts";
-import type { Operation } from "../src/plan/changes.ts";
+import type { DnsRecord } from "../src/dns/record.ts";
+import type { Change } from "../src/plan/changes.ts";
 import { planCleanup } from "../src/plan/cleanup-plan.ts";
 import { buildDesired, type ManagedDomains } from "../src/plan/desired.ts";
 import {
@@ -21,7 +22,6 @@ import {
   planUpdate,
   type UpdatePlanInput,
 } from "../src/plan/update-plan.ts";
-import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
 import { classify } from "../src/registry/classify.ts";
 import {
   canonicalIp,
@@ -31,7 +31,7 @@ import {
   parseHeartbeatName,
 } from "../src/registry/heartbeat.ts";
 import { roundsFromEnv, seedFromEnv } from "./support/invariants.ts";
-import { iso, makeRecords } from "./support/records.ts";
+import { makeRecords } from "./support/records.ts";
 
 const RUNS = { seed: seedFromEnv(), numRuns: roundsFromEnv(300) };
 const INSTANCES = ["web-01", "web-02", "web-03"] as const;
@@ -180,7 +180,6 @@ function inputOf(s: Scenario, records = s.records): UpdatePlanInput {
     instanceId: s.me,
     now: NOW + s.skew,
     ttl: 120,
-    proxied: false,
   };
 }
 
@@ -224,9 +223,9 @@ function owners(records: DnsRecord[], d: string, address: string): string[] {
     .flatMap((r) => parseHeartbeat(r.content)?.instanceId ?? []);
 }
 
-function problems(s: Scenario, ops: Operation[]): string[] {
+function problems(s: Scenario, ops: Change[]): string[] {
   const out: string[] = [];
-  const byId = new Map(s.records.map((r) => [r.id, r]));
+  const byRef = new Map(s.records.map((r) => [r.ref, r]));
   const desired = new Map(
     buildDesired(s.detection, s.domains, CIDRS, []).map((d) => [d.domain, d.addresses]),
   );
@@ -255,14 +254,15 @@ function problems(s: Scenario, ops: Operation[]): string[] {
       }
       return;
     }
-    const target = byId.get(op.id);
+    const ref = op.kind === "replace" ? op.before.ref : op.record.ref;
+    const target = byRef.get(ref);
     const slot = target && slotOf(target, s.domains);
     if (!target || !slot) {
-      out.push(`${op.kind} of a record outside the managed names: ${target?.name ?? op.id}`);
+      out.push(`${op.kind} of a record outside the managed names: ${target?.name ?? ref}`);
       return;
     }
     const claim = target.type === "TXT" ? parseHeartbeat(target.content) : undefined;
-    if (op.kind === "patch") {
+    if (op.kind === "replace") {
       // SPEC §3: another instance's heartbeat, or an unparsable one, is never written over.
       if (target.type !== "TXT" || claim?.instanceId !== s.me)
         out.push(`patched ${claim?.instanceId ?? "nobody"}'s ${target.name}`);
@@ -292,24 +292,19 @@ function problems(s: Scenario, ops: Operation[]): string[] {
   return out;
 }
 
-/** The zone after a plan lands, as Cloudflare would leave it. */
+/** The zone after a plan lands, as a provider would leave it. */
 let created = 0;
-function applyOps(records: DnsRecord[], ops: Operation[], serverNow: number): DnsRecord[] {
+function applyOps(records: DnsRecord[], ops: Change[], serverNow: number): DnsRecord[] {
   let out = records.map((r) => ({ ...r }));
   for (const op of ops) {
-    if (op.kind === "delete") out = out.filter((r) => r.id !== op.id);
-    else if (op.kind === "patch") {
+    if (op.kind === "delete") out = out.filter((r) => r.ref !== op.record.ref);
+    else if (op.kind === "replace") {
       out = out.map((r) =>
-        r.id === op.id ? { ...r, content: op.record.content, modified_on: iso(serverNow) } : r,
+        r.ref === op.before.ref ? { ...r, content: op.record.content, modifiedAt: serverNow } : r,
       );
     } else {
       created++;
-      out.push({
-        ...op.record,
-        id: `n${created}`,
-        created_on: iso(serverNow),
-        modified_on: iso(serverNow),
-      });
+      out.push({ ...op.record, ref: `n${created}`, createdAt: serverNow, modifiedAt: serverNow });
     }
   }
   return out;
@@ -348,12 +343,12 @@ describe("planUpdate on random zones", () => {
         checked++;
         const after = applyOps(s.records, planUpdate(inputOf(s)), NOW);
         const again = planUpdate(inputOf(s, after));
-        const byId = new Map(after.map((r) => [r.id, r]));
+        const byRef = new Map(after.map((r) => [r.ref, r]));
         for (const op of again) {
-          const target = op.kind === "create" ? undefined : byId.get(op.id);
+          const target = op.kind === "replace" ? byRef.get(op.before.ref) : undefined;
           const mine = target && parseHeartbeat(target.content)?.instanceId === s.me;
           expect({ kind: op.kind, type: op.record.type, mine }).toEqual({
-            kind: "patch",
+            kind: "replace",
             type: "TXT",
             mine: true,
           });

@@ -10,7 +10,7 @@ import {
   createCloudflareClient,
 } from "../src/providers/cloudflare/client.ts";
 import { readDomain, readHeartbeats } from "../src/providers/cloudflare/reads.ts";
-import type { DnsRecord } from "../src/providers/cloudflare/types.ts";
+import type { CloudflareRecord } from "../src/providers/cloudflare/types.ts";
 import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import {
   type FakeCloudflare,
@@ -52,7 +52,7 @@ function seedHosts(count: number): string[] {
 }
 
 /** Deletes records through the API, as another host would. */
-async function remove(records: DnsRecord[]): Promise<void> {
+async function remove(records: CloudflareRecord[]): Promise<void> {
   await clientOf(100).batch(fake.zone.id, {
     deletes: records.map((r) => ({ id: r.id })),
     patches: [],
@@ -76,7 +76,7 @@ describe("readDomain", () => {
     const read = await reading;
     expect(read.records).toHaveLength(29);
     expect(read.atomic).toBe(false);
-    expect(read.serverNow).toBe(Math.floor(fake.clock.now() / 1000));
+    expect(read.now).toBe(Math.floor(fake.clock.now() / 1000));
     // First read: pages 1 and 2 (the count moved), then a whole second read of three pages.
     expect(gets().map(page)).toEqual(["1", "2", "1", "2", "3"]);
   });
@@ -150,7 +150,7 @@ describe("readHeartbeats", () => {
     await until(() => gets().some((r) => page(r) === "3"));
     // An address on page 1 goes, a heartbeat sorting last comes: the count stays 30, and the
     // heartbeat that opened page 3 slides onto page 2, which was already read.
-    const opening = fake.records().filter((r) => r.type === "TXT")[5] as DnsRecord;
+    const opening = fake.records().filter((r) => r.type === "TXT")[5] as CloudflareRecord;
     await remove(fake.records().filter((r) => r.content === "10.0.0.1"));
     fake.seed({
       name: heartbeatName("10.9.9.9", D),
@@ -159,11 +159,11 @@ describe("readHeartbeats", () => {
     });
     gate.resolve();
     const read = await reading;
-    expect(read.records.some((r) => r.id === opening.id)).toBe(false);
+    expect(read.records.some((r) => r.ref === opening.id)).toBe(false);
     // What a deletion rests on is read again by name, in single answers: the heartbeat is there.
     const ip = opening.name.slice("_heartbeat-".length, -`.${D}`.length).replaceAll("-", ".");
     const again = await readHeartbeats(clientOf(10), fake.zone.id, D, [ip], read.records);
-    expect(again.byIp.get(ip)?.map((r) => r.id)).toEqual([opening.id]);
+    expect(again.byIp.get(ip)?.map((r) => r.ref)).toEqual([opening.id]);
   });
 
   test("without a hint it splits names until each answer fits one page", async () => {
@@ -200,6 +200,6 @@ describe("readHeartbeats", () => {
     const ips = seedHosts(3);
     fake.inject({ fault: { kind: "no-date" } });
     const read = await readHeartbeats(clientOf(10), fake.zone.id, D, ips, fake.records());
-    expect(read.serverNow).toBeUndefined();
+    expect(read.now).toBeUndefined();
   });
 });

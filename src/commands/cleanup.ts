@@ -1,14 +1,17 @@
 import { defineCommand } from "citty";
-import { loadHealthSettings, managedDomains, requireToken } from "../config/load.ts";
-import { type CycleResult, createCleaner, createTroubleWatch } from "../engine/cleaner.ts";
+import { loadHealthSettings, managedDomains } from "../config/load.ts";
+import { type CycleResult, createCleaner } from "../engine/cleaner.ts";
 import { createLifecycle } from "../engine/lifecycle.ts";
+import { createTroubleWatch } from "../engine/trouble.ts";
 import { DynipError, exitCodeOf, needsOperator } from "../errors.ts";
 import { probeHealth, startHealthServer } from "../observe/health.ts";
 import { log } from "../observe/log.ts";
 import { createMetrics } from "../observe/metrics.ts";
 import { outLine } from "../observe/output.ts";
+import { createDryRun } from "../providers/dry-run.ts";
+import { providerFor } from "../providers/select.ts";
 import { checkArgs, commonArgs } from "./args.ts";
-import { clientFor, configFrom, environment, sleep, stopSignal } from "./context.ts";
+import { configFrom, environment, sleep, stopSignal } from "./context.ts";
 
 const args = {
   ...commonArgs,
@@ -44,31 +47,30 @@ export default defineCommand({
       return;
     }
     const config = configFrom(flags);
-    const token = requireToken(config);
+    const dryRun = Boolean(flags["dry-run"]);
     const metrics = createMetrics();
     const trouble = createTroubleWatch();
     // Long-lived: SIGTERM/SIGINT stop it within STOP_TIMEOUT_SECONDS, requests included.
     const stop = once ? undefined : stopSignal("cycle");
     const ending = stop && createLifecycle(stop, config.stopTimeoutSeconds * 1000);
+    const provider = providerFor(config, {
+      onRequest: (info) => {
+        metrics.request(info);
+        trouble.note(info);
+      },
+      ...(ending ? { lifecycle: ending.lifecycle } : {}),
+    });
     const cleaner = createCleaner({
-      client: clientFor(config, token, {
-        onRequest: (info) => {
-          metrics.request(info);
-          trouble.note(info);
-        },
-        ...(ending ? { lifecycle: ending.lifecycle } : {}),
-      }),
+      // A dry run reads as the real cycle would and prints what it would delete.
+      provider: dryRun ? createDryRun(provider, outLine) : provider,
       domains: managedDomains(config),
-      zoneId: config.zoneId,
       thresholdSeconds: config.staleThresholdSeconds,
-      allowApex: config.allowZoneApex,
       maxDeleteRatio: config.maxDeleteRatio,
       holdSeconds: config.brakeHoldSeconds,
       troubleAgoSeconds: trouble.secondsSince,
       force: Boolean(flags.force),
       metrics,
-      dryRun: Boolean(flags["dry-run"]),
-      print: outLine,
+      ...(dryRun ? { preview: outLine } : {}),
     });
 
     if (once) {
@@ -81,6 +83,7 @@ export default defineCommand({
           exitCodeOf(error),
         );
       }
+      if (dryRun && result.changes.length === 0) outLine("nothing to delete");
       log.info(summary(result));
       const unfinished = unfinishedBecause(result);
       if (unfinished) throw new DynipError(`cleanup cycle did not fully succeed: ${unfinished}`);

@@ -4,13 +4,7 @@ import { variableHints } from "../config/hints.ts";
 import { CONFIG_VARIABLES, type Config, loadConfig } from "../config/load.ts";
 import { detect } from "../detect/detect.ts";
 import type { Detection } from "../detect/types.ts";
-import type { Lifecycle } from "../engine/lifecycle.ts";
 import { configureLogger, log } from "../observe/log.ts";
-import {
-  type CloudflareClient,
-  createCloudflareClient,
-  type RequestInfo,
-} from "../providers/cloudflare/client.ts";
 import { flagOverrides } from "./args.ts";
 
 /**
@@ -42,20 +36,6 @@ export function configFrom(args: Record<string, unknown>): Config {
   configureLogger({ level: config.logLevel, format: config.logFormat });
   for (const warning of config.warnings) log.warn(warning);
   return config;
-}
-
-export function clientFor(
-  config: Config,
-  token: string,
-  extra: { onRequest?: (info: RequestInfo) => void; lifecycle?: Lifecycle } = {},
-): CloudflareClient {
-  return createCloudflareClient({
-    apiUrl: config.apiUrl,
-    token,
-    timeoutMs: config.apiTimeoutSeconds * 1000,
-    batchSize: config.batchSize,
-    ...extra,
-  });
 }
 
 /**

@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
-import { managedDomains, requireToken } from "../config/load.ts";
-import { createReader } from "../engine/cleaner.ts";
+import { managedDomains } from "../config/load.ts";
+import { createReader } from "../engine/reader.ts";
 import { DynipError } from "../errors.ts";
 import { out } from "../observe/output.ts";
 import { buildReport, needsAttention, renderReport } from "../observe/status-report.ts";
+import { providerFor } from "../providers/select.ts";
 import { checkArgs, commonArgs } from "./args.ts";
-import { clientFor, configFrom, detectorFor } from "./context.ts";
+import { configFrom, detectorFor } from "./context.ts";
 
 const args = {
   ...commonArgs,
@@ -22,20 +23,24 @@ export default defineCommand({
   async run({ rawArgs, args: flags }) {
     checkArgs(rawArgs, args, flags);
     const config = configFrom(flags);
+    const provider = providerFor(config);
     const reader = createReader({
-      client: clientFor(config, requireToken(config)),
+      provider,
       domains: managedDomains(config),
-      zoneId: config.zoneId,
       thresholdSeconds: config.staleThresholdSeconds,
-      allowApex: config.allowZoneApex,
     });
     const [views, detection] = await Promise.all([reader.readAll(), detectorFor(config)()]);
-    const report = buildReport(views, detection, config.instanceId, config.staleThresholdSeconds);
-    out(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+    const clock = provider.capabilities.clock;
+    const report = buildReport(views, detection, {
+      instanceId: config.instanceId,
+      thresholdSeconds: config.staleThresholdSeconds,
+      clock: clock?.id,
+    });
+    out(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, clock));
     if (flags.check && needsAttention(report)) {
       throw new DynipError(
         "status --check: something needs attention (stale, missing or orphaned addresses, " +
-          "a dead sharer's heartbeat, an instance id used by two hosts, or no Cloudflare clock)",
+          "a dead sharer's heartbeat, an instance id used by two hosts, or no provider clock)",
       );
     }
   },

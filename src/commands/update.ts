@@ -1,12 +1,15 @@
 import { defineCommand } from "citty";
-import { requireToken } from "../config/load.ts";
 import { createLifecycle } from "../engine/lifecycle.ts";
 import { createUpdater } from "../engine/updater.ts";
 import { DynipError, exitCodeOf } from "../errors.ts";
 import { log } from "../observe/log.ts";
 import { outLine } from "../observe/output.ts";
+import { hasCredentials, previewProvider, providerFor } from "../providers/select.ts";
 import { checkArgs, commonArgs } from "./args.ts";
-import { clientFor, configFrom, detectorFor, sleep, stopSignal } from "./context.ts";
+import { configFrom, detectorFor, sleep, stopSignal } from "./context.ts";
+
+/** `action` in `update --dry-run --json`, as documented in docs/records.md. */
+const ACTIONS = { create: "create", replace: "patch", delete: "delete" } as const;
 
 const args = {
   ...commonArgs,
@@ -33,25 +36,25 @@ export default defineCommand({
     }
     const config = configFrom(flags);
     const dryRun = Boolean(flags["dry-run"]);
-    // A dry run without a token previews against an empty zone and sends nothing.
-    const token = dryRun && !config.token ? undefined : requireToken(config);
+    // A dry run without credentials previews against an empty zone and sends nothing.
+    const read = !dryRun || hasCredentials(config);
     const emptyZone = "no CF_API_TOKEN: planned against an empty zone; nothing was read or sent";
-    if (dryRun && !token && !flags.json) outLine(emptyZone);
+    if (!read && !flags.json) outLine(emptyZone);
     const interval = config.updateIntervalSeconds;
     const longLived = interval !== undefined && !dryRun && !flags.deregister;
     // Long-lived: SIGTERM/SIGINT stop it within STOP_TIMEOUT_SECONDS, requests included.
     const stop = longLived ? stopSignal() : undefined;
     const ending = stop && createLifecycle(stop, config.stopTimeoutSeconds * 1000);
+    // --json prints one document at the end instead of lines.
+    const print = flags.json ? () => {} : outLine;
     const updater = createUpdater({
       config,
-      client: token
-        ? clientFor(config, token, ending ? { lifecycle: ending.lifecycle } : {})
-        : undefined,
+      provider: dryRun
+        ? previewProvider(config, print)
+        : providerFor(config, ending ? { lifecycle: ending.lifecycle } : {}),
       detect: detectorFor(config),
       now: () => Math.floor(Date.now() / 1000),
-      dryRun,
-      // --json prints one document at the end instead of lines.
-      print: flags.json ? () => {} : outLine,
+      ...(dryRun ? { preview: print } : {}),
     });
 
     if (flags.deregister) {
@@ -60,19 +63,20 @@ export default defineCommand({
     }
     if (!stop || !ending || interval === undefined) {
       const result = await updater.pass();
+      if (dryRun && result.changes.length === 0) print("nothing to do");
       if (flags.json) {
         const plan = {
           dryRun: true,
-          zone: token ? "read" : "empty",
-          ...(token ? {} : { note: emptyZone }),
+          zone: read ? "read" : "empty",
+          ...(read ? {} : { note: emptyZone }),
           detected: result.detection,
-          operations: result.operations.map((op) => ({
-            action: op.kind,
-            type: op.record.type,
-            name: op.record.name,
-            content: op.record.content,
-            ttl: op.record.ttl,
-            reason: op.reason,
+          operations: result.changes.map((change) => ({
+            action: ACTIONS[change.kind],
+            type: change.record.type,
+            name: change.record.name,
+            content: change.record.content,
+            ttl: change.record.ttl,
+            reason: change.reason,
           })),
         };
         outLine(JSON.stringify(plan, null, 2));

@@ -7,7 +7,7 @@ import { domainToASCII } from "node:url";
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
 import { readSmallFile } from "../bounded-read.ts";
-import { isPublic, parseAddress } from "../detect/cidr.ts";
+import { type Family, isPublic, parseAddress } from "../detect/cidr.ts";
 import type { Cidr, ExternalSource, InternalSource } from "../detect/types.ts";
 import { registerSecret } from "../observe/log.ts";
 
@@ -196,7 +196,8 @@ export function globList(options: { noneMeansEmpty: boolean }) {
   });
 }
 
-type Family = "ipv4" | "ipv6" | "any";
+/** An address family, or either. */
+type FamilyOrAny = Family | "any";
 
 /** ipaddr.js range names, as an operator reads them. */
 const RANGE_NAMES: Record<string, string> = {
@@ -236,7 +237,7 @@ export function notPublicBecause(ip: string): string | undefined {
  */
 function staticAddresses(
   list: string,
-  family: Family,
+  family: FamilyOrAny,
   addIssue: AddIssue,
   publicOnly = false,
 ): string[] {

@@ -4,16 +4,7 @@
  * requests still in flight for the current pass are cut at a deadline; what runs on the way out
  * (DEREGISTER_ON_STOP) gets the rest of the budget, STOP_TIMEOUT_SECONDS in all.
  */
-
-/** What the Cloudflare transport asks before it retries and when it sends. */
-export interface Lifecycle {
-  /** True once a stop signal came: nothing is retried any more. */
-  stopping(): boolean;
-  /** Aborted when the requests of the current phase must give up; never before a stop. */
-  cancel(): AbortSignal;
-  /** Resolves after `ms`, or at once when a stop signal comes. */
-  sleep(ms: number): Promise<void>;
-}
+import type { Lifecycle } from "../providers/provider.ts";
 
 /** The part of the stop budget the pass in flight may still use; the rest is for the way out. */
 const PASS_SHARE = 0.4;

@@ -3,7 +3,7 @@
  * format 0.0.4: a handful of counters does not justify a client library.
  */
 
-export type CycleResult = "success" | "failure";
+export type CycleOutcome = "success" | "failure";
 export type DeletedType = "A" | "AAAA" | "TXT";
 
 export interface Metrics {
@@ -11,7 +11,7 @@ export interface Metrics {
    * Counts a finished cycle; a success also becomes the last success time. `blocker` is why a
    * failed cycle cannot succeed until a person acts (a rejected token): health fails at once.
    */
-  cycle(result: CycleResult, at: Date, blocker?: string): void;
+  cycle(result: CycleOutcome, at: Date, blocker?: string): void;
   /** Why the last cycle failed in a way only a person can fix; undefined after a success. */
   blocker(): string | undefined;
   deleted(count: number, type: DeletedType): void;
@@ -28,7 +28,7 @@ export interface Metrics {
 
 type Labels = Record<string, string>;
 
-interface Family {
+interface MetricFamily {
   name: string;
   /** Fixed text without backslash or line feed, so it needs no escaping. */
   help: string;
@@ -102,22 +102,22 @@ export function createMetrics(): Metrics {
   };
 }
 
-function family(name: string, type: Family["type"], help: string): Family {
+function family(name: string, type: MetricFamily["type"], help: string): MetricFamily {
   return { name, help, type, samples: new Map() };
 }
 
-function gauge(name: string, help: string, value: number): Family {
+function gauge(name: string, help: string, value: number): MetricFamily {
   const result = family(name, "gauge", help);
   add(result, {}, value);
   return result;
 }
 
-function add(target: Family, labels: Labels, amount: number): void {
+function add(target: MetricFamily, labels: Labels, amount: number): void {
   const key = renderLabels(labels);
   target.samples.set(key, (target.samples.get(key) ?? 0) + amount);
 }
 
-function renderFamily({ name, help, type, samples }: Family): string {
+function renderFamily({ name, help, type, samples }: MetricFamily): string {
   const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
   for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
   return `${lines.join("\n")}\n`;

@@ -1,6 +1,7 @@
 import { summarize } from "../detect/detect.ts";
 import type { Detection } from "../detect/types.ts";
-import type { DomainView } from "../engine/cleaner.ts";
+import type { DomainView } from "../engine/reader.ts";
+import type { ProviderClock } from "../providers/provider.ts";
 import { type Entry, splitInstances } from "../registry/classify.ts";
 
 export interface StatusReport {
@@ -9,8 +10,11 @@ export interface StatusReport {
   domains: {
     domain: string;
     serverTime: string;
-    /** "local" when Cloudflare sent no usable Date: ages are then on this host's clock. */
-    clock: "cloudflare" | "local";
+    /**
+     * Whose clock ages are on: the provider's (ProviderClock.id, "cloudflare"), or "local" when
+     * the read came without it.
+     */
+    clock: string;
     addresses: {
       address: string;
       type: Entry["type"];
@@ -31,11 +35,21 @@ export interface StatusReport {
   detected: Detection;
 }
 
+export interface ReportSettings {
+  instanceId: string;
+  thresholdSeconds: number;
+  /** ProviderClock.id of the provider read; undefined when it never tells the time. */
+  clock: string | undefined;
+}
+
+/**
+ * The report `dynip status` prints, from the reader's views (in their order) and this host's
+ * detection. Pure; never throws.
+ */
 export function buildReport(
   views: DomainView[],
   detection: Detection,
-  instanceId: string,
-  thresholdSeconds: number,
+  { instanceId, thresholdSeconds, clock }: ReportSettings,
 ): StatusReport {
   const split = splitInstances(views, thresholdSeconds);
   const conflictOf = (e: Entry): string | null => {
@@ -57,7 +71,7 @@ export function buildReport(
     domains: views.map((view) => ({
       domain: view.domain,
       serverTime: new Date(view.serverNow * 1000).toISOString(),
-      clock: view.clock,
+      clock: view.dated && clock !== undefined ? clock : "local",
       addresses: view.entries.map((e) => ({
         address: e.ip,
         type: e.type,
@@ -79,12 +93,12 @@ export function buildReport(
 /**
  * `--check`: anything but fresh needs a human (or the cleanup service), and so does a fresh
  * address beside an expired heartbeat (some host sharing it stopped beating), an instance
- * whose heartbeats disagree (a shared INSTANCE_ID), and ages not on Cloudflare's clock.
+ * whose heartbeats disagree (a shared INSTANCE_ID), and ages not on the provider's clock.
  */
 export function needsAttention(report: StatusReport): boolean {
   return report.domains.some(
     (d) =>
-      d.clock !== "cloudflare" ||
+      d.clock === "local" ||
       d.addresses.some((a) => a.state !== "fresh" || a.cleanup > 0 || a.conflict !== null),
   );
 }
@@ -125,15 +139,19 @@ function ownersColumn(owners: string[], owner: string | null): string {
   return shown.length > OWNER_WIDTH ? `${shown.slice(0, OWNER_WIDTH - 1)}…` : shown;
 }
 
-/** The human view: one table per managed domain, `*` on this host's own addresses. */
-export function renderReport(report: StatusReport): string {
+/**
+ * The human view: one table per managed domain, `*` on this host's own addresses. `clock`
+ * words the times (the provider's ProviderClock; undefined when it tells none).
+ */
+export function renderReport(report: StatusReport, clock: ProviderClock | undefined): string {
   const lines: string[] = [];
+  const absent = clock ? clock.absent : "the provider tells no time";
   for (const d of report.domains) {
-    const clock =
-      d.clock === "cloudflare"
-        ? `Cloudflare time ${d.serverTime}`
-        : `local time ${d.serverTime}: Cloudflare sent no usable Date, so cleanup judges nothing here`;
-    lines.push(`${d.domain}  (threshold ${report.thresholdSeconds}s, ${clock})`);
+    const time =
+      d.clock !== "local" && clock
+        ? `${clock.owner} time ${d.serverTime}`
+        : `local time ${d.serverTime}: ${absent}, so cleanup judges nothing here`;
+    lines.push(`${d.domain}  (threshold ${report.thresholdSeconds}s, ${time})`);
     if (d.addresses.length === 0) {
       lines.push("  no addresses", "");
       continue;

@@ -51,7 +51,7 @@ export interface BrakeDecision {
 }
 
 /** An entry whose deletion takes an address out of DNS (not only a heartbeat). */
-export function removesAddress(entry: Entry): boolean {
+export function entryRemovesAddress(entry: Entry): boolean {
   return entry.toDelete.some((record) => record.type !== "TXT");
 }
 
@@ -95,7 +95,7 @@ export function isSilent(entries: readonly Entry[], thresholdSeconds: number): b
 export function applyBrake(input: BrakeInput): BrakeDecision {
   const { thresholdSeconds: threshold, holdSeconds: hold } = input;
   const addresses = input.entries.filter((e) => e.addresses.length > 0).length;
-  const removing = input.deletable.filter(removesAddress);
+  const removing = input.deletable.filter(entryRemovesAddress);
   const silent = isSilent(input.entries, threshold);
   const reasons: string[] = [];
   let holdAll = false;

@@ -1,37 +1,63 @@
-import type { BatchOperations, DnsRecord, RecordInput } from "../providers/cloudflare/types.ts";
-
-/** One change to the zone; `reason` is what logs and `--dry-run` show. */
-export type Operation =
-  | { kind: "create"; record: RecordInput; reason: string }
-  /** `record` is the full body (name, type, content, ttl), as Cloudflare's schema requires. */
-  | { kind: "patch"; id: string; record: RecordInput; reason: string }
-  | { kind: "delete"; id: string; record: DnsRecord; reason: string };
-
-const KIND_ORDER = { delete: 0, patch: 1, create: 2 } as const;
+import type { DnsRecord, ManagedRecordType, RecordData } from "../dns/record.ts";
 
 /**
- * The order Cloudflare runs a batch in (deletes, patches, creates), plan order kept within a
- * kind; a new array. Single calls made in this order behave like the batch.
+ * A condition a change rests on: the RRset at `name` of `type` holds exactly `contents` (any
+ * order; empty: no such RRset). RFC 2136 §2.4.2 "RRset exists (value dependent)" and §2.4.3
+ * "RRset does not exist" express it; a provider that cannot (capabilities.conditional false)
+ * ignores it, and the engine's confirming reads stand in (docs/provider.md).
  */
-export function inBatchOrder(operations: readonly Operation[]): Operation[] {
-  return operations.toSorted((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+export interface Prerequisite {
+  name: string;
+  type: ManagedRecordType;
+  contents: string[];
 }
 
-/** Cloudflare runs a batch as deletes, patches, puts, posts, each list in the given order. */
-export function toBatch(operations: Operation[]): BatchOperations {
-  const batch: BatchOperations = { deletes: [], patches: [], puts: [], posts: [] };
-  for (const op of operations) {
-    if (op.kind === "delete") batch.deletes.push({ id: op.id });
-    else if (op.kind === "patch") batch.patches.push({ id: op.id, ...op.record });
-    else batch.posts.push(op.record);
-  }
-  return batch;
+/** One change to a domain's records; `reason` is what logs and `--dry-run` show. */
+export type Change =
+  | { kind: "create"; record: RecordData; reason: string }
+  /** `before` as read, turned into `record` (same name and type; content, TTL, settings may differ). */
+  | { kind: "replace"; before: DnsRecord; record: RecordData; reason: string }
+  /** `record` as read; with `onlyIf`, only while those RRsets are as the decision saw them. */
+  | { kind: "delete"; record: DnsRecord; reason: string; onlyIf?: Prerequisite[] };
+
+const KIND_ORDER = { delete: 0, replace: 1, create: 2 } as const;
+
+/**
+ * The order every provider applies changes in: deletions, then replacements, then creations,
+ * the given order kept within each kind; a new array. Planners list a heartbeat before the
+ * address it vouches for and an address deletion before its heartbeat's, so however a provider
+ * splits the list (Cloudflare's batch chunks), no address is ever without its heartbeat.
+ */
+export function inApplyOrder(changes: readonly Change[]): Change[] {
+  return changes.toSorted((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
 }
 
-const VERBS = { create: "create", patch: "update", delete: "delete" } as const;
+const VERBS = { create: "create", replace: "update", delete: "delete" } as const;
 
 /** One line for logs and dry runs: `create A internal.example.com 192.168.1.10 (new address …)`. */
-export function describeOperation(op: Operation): string {
-  const r = op.record;
-  return `${VERBS[op.kind]} ${r.type} ${r.name} ${r.content} (${op.reason})`;
+export function describeChange(change: Change): string {
+  const r = change.record;
+  return `${VERBS[change.kind]} ${r.type} ${r.name} ${r.content} (${change.reason})`;
+}
+
+/** A refresh rewrites a heartbeat in place: the set of records stays as it was. */
+export function isRefresh(change: Change): boolean {
+  return change.kind === "replace" && change.record.type === "TXT";
+}
+
+/** A change that takes an address out of DNS. */
+export function removesAddress(change: Change): boolean {
+  return change.kind === "delete" && change.record.type !== "TXT";
+}
+
+/**
+ * The prerequisite that the RRset at `name` of `type` is still what was read: exactly the
+ * contents of `records` (none: no such RRset). Names compare lower-case.
+ */
+export function stillAsRead(
+  name: string,
+  type: ManagedRecordType,
+  records: readonly DnsRecord[],
+): Prerequisite {
+  return { name: name.toLowerCase(), type, contents: records.map((r) => r.content) };
 }

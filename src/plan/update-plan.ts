@@ -1,13 +1,8 @@
-import { canonical, isPublic, recordTypeOf } from "../detect/cidr.ts";
-import type { DnsRecord, RecordInput } from "../providers/cloudflare/types.ts";
-import {
-  canonicalIp,
-  formatHeartbeat,
-  heartbeatName,
-  parseHeartbeat,
-  parseHeartbeatName,
-} from "../registry/heartbeat.ts";
-import { inBatchOrder, type Operation } from "./changes.ts";
+import { canonical, recordTypeOf } from "../detect/cidr.ts";
+import { type AddressStyle, type DnsRecord, type RecordData, ttlStyle } from "../dns/record.ts";
+import { indexDomain } from "../registry/classify.ts";
+import { formatHeartbeat, heartbeatName, parseHeartbeat } from "../registry/heartbeat.ts";
+import { type Change, inApplyOrder, stillAsRead } from "./changes.ts";
 import { type DomainDesire, isProtected } from "./desired.ts";
 
 export interface UpdatePlanInput {
@@ -17,13 +12,14 @@ export interface UpdatePlanInput {
   instanceId: string;
   /** Unix seconds on this host, written into heartbeats. */
   now: number;
+  /** RECORD_TTL in seconds, for heartbeats (and addresses, without `style`). */
   ttl: number;
-  /** CF_PROXIED; applies to public addresses only (Cloudflare refuses to proxy the rest). */
-  proxied: boolean;
+  /** How the provider wants address records (Provider.style); default ttlStyle(ttl). */
+  style?: AddressStyle;
   /** RECORD_COMMENT, given to every record this host creates; none when undefined. */
   comment?: string;
   /**
-   * Ids of heartbeat records that name this instance but that another host wrote, as a
+   * Refs of heartbeat records that name this instance but that another host wrote, as a
    * long-lived updater knows (it remembers what it wrote): hosts sharing one INSTANCE_ID.
    */
   foreign?: ReadonlySet<string>;
@@ -55,18 +51,31 @@ interface Claim {
   timestamp: number | undefined;
 }
 
-/** The records of one domain that dynip may touch, by canonical address. */
+/** The records of one domain that dynip may touch, by canonical address (see indexDomain). */
 interface DomainRecords {
   addresses: Map<string, DnsRecord[]>;
   claims: Map<string, Claim[]>;
 }
 
-export function planUpdate(input: UpdatePlanInput): Operation[] {
+/**
+ * The changes that bring this instance's records in `input.desired` domains to what it
+ * detected (docs/ownership.md, "Updating"): its heartbeat created or refreshed for every
+ * address it publishes, address records created or brought to the provider's style (by one
+ * writer per shared address), and what it published but no longer has withdrawn, unless a
+ * failed source could have produced it, another instance still beats there, or another host
+ * shares this INSTANCE_ID. In inApplyOrder; within a kind, domain by domain as desired,
+ * a heartbeat before its address, an address deletion before its heartbeat's. Pure; throws
+ * only on a bug (an instance id or time formatHeartbeat refuses).
+ */
+export function planUpdate(input: UpdatePlanInput): Change[] {
   return plan(input.desired, input, "no longer on this host");
 }
 
-/** Deletes every address and heartbeat this instance owns in the given domains. */
-export function planDeregister(input: DeregisterPlanInput): Operation[] {
+/**
+ * Deletes every address and heartbeat this instance owns in the given domains, with the same
+ * rules for sharers and conflicts as planUpdate. In inApplyOrder. Pure.
+ */
+export function planDeregister(input: DeregisterPlanInput): Change[] {
   return plan(withdrawAll(input.domains), input, "withdrawn on deregistration");
 }
 
@@ -75,7 +84,7 @@ export function withdrawAll(domains: readonly string[]): DomainDesire[] {
   return domains.map((domain) => ({ domain, addresses: [], protect: [] }));
 }
 
-function plan(desired: DomainDesire[], input: Settings, gone: string): Operation[] {
+function plan(desired: DomainDesire[], input: Settings, gone: string): Change[] {
   const zones = indexAll(desired, input.records);
   const conflicting = new Set(conflictsIn(desired, zones, input).map((c) => `${c.domain} ${c.ip}`));
   const ops = desired.flatMap((desire) => {
@@ -87,11 +96,12 @@ function plan(desired: DomainDesire[], input: Settings, gone: string): Operation
       !wanted.has(ip) && !isProtected(ip, desire.protect) && !conflicting.has(`${domain} ${ip}`);
     return [
       ...[...wanted].flatMap((ip) => publish(ip, domain, zone, input)),
-      ...[...seen].filter(mayWithdraw).flatMap((ip) => withdraw(ip, zone, input.instanceId, gone)),
+      ...[...seen]
+        .filter(mayWithdraw)
+        .flatMap((ip) => withdraw(ip, domain, zone, input.instanceId, gone)),
     ];
   });
-  // Same order as Cloudflare runs a batch, so single calls and batches behave alike.
-  return inBatchOrder(ops);
+  return inApplyOrder(ops);
 }
 
 /**
@@ -123,7 +133,7 @@ function conflictsIn(
     const zone = zones.get(desire.domain.toLowerCase()) as DomainRecords;
     for (const ip of desire.addresses.map(canonical)) {
       for (const claim of mine(zone.claims.get(ip))) {
-        if (foreign.has(claim.record.id) || claim.timestamp === undefined) continue;
+        if (foreign.has(claim.record.ref) || claim.timestamp === undefined) continue;
         reference = Math.max(reference ?? claim.timestamp, claim.timestamp);
       }
     }
@@ -135,7 +145,7 @@ function conflictsIn(
     return [...zone.claims].flatMap(([ip, claims]): Conflict[] => {
       const own = mine(claims);
       const published = wanted.has(ip);
-      if (own.some((c) => foreign.has(c.record.id))) {
+      if (own.some((c) => foreign.has(c.record.ref))) {
         const reason = published
           ? "its heartbeat, which names this instance, was rewritten by another host"
           : "its heartbeat names this instance, but another host wrote it";
@@ -156,44 +166,32 @@ function indexAll(desired: DomainDesire[], records: DnsRecord[]): Map<string, Do
   );
 }
 
-/** A/AAAA at exactly `domain`, and heartbeats whose names decode to an address of it. */
+/** The domain's addresses, and its heartbeats with the instance and time each names. */
 function index(domain: string, records: DnsRecord[]): DomainRecords {
-  const zone: DomainRecords = { addresses: new Map(), claims: new Map() };
-  for (const record of records) {
-    const name = record.name.toLowerCase();
-    if (name === domain && (record.type === "A" || record.type === "AAAA")) {
-      const ip = canonicalIp(record.content);
-      if (ip) append(zone.addresses, ip, record);
-    } else if (record.type === "TXT") {
-      const ip = parseHeartbeatName(name, domain);
-      const heartbeat = parseHeartbeat(record.content);
-      if (ip) {
-        append(zone.claims, ip, {
-          record,
-          owner: heartbeat?.instanceId,
-          timestamp: heartbeat?.timestamp,
-        });
-      }
-    }
-  }
-  return zone;
-}
-
-function append<T>(map: Map<string, T[]>, key: string, value: T): void {
-  map.set(key, [...(map.get(key) ?? []), value]);
+  const { addresses, heartbeats } = indexDomain(domain, records);
+  const claims = new Map(
+    [...heartbeats].map(([ip, list]) => [
+      ip,
+      list.map((record): Claim => {
+        const heartbeat = parseHeartbeat(record.content);
+        return { record, owner: heartbeat?.instanceId, timestamp: heartbeat?.timestamp };
+      }),
+    ]),
+  );
+  return { addresses, claims };
 }
 
 /** Heartbeat first, then the address, so an address never exists without its heartbeat. */
-function publish(ip: string, domain: string, zone: DomainRecords, input: Settings): Operation[] {
+function publish(ip: string, domain: string, zone: DomainRecords, input: Settings): Change[] {
   const ops = ownHeartbeat(ip, domain, zone.claims.get(ip) ?? [], input);
-  const wanted = addressSettings(ip, input);
+  const style = styleOf(input);
   const existing = zone.addresses.get(ip) ?? [];
   if (existing.length === 0) {
-    const record: RecordInput = {
+    const record: RecordData = {
       name: domain,
       type: recordTypeOf(ip),
       content: ip,
-      ...wanted,
+      ...style.settings(ip),
       ...(input.comment ? { comment: input.comment } : {}),
     };
     ops.push({ kind: "create", record, reason: `new address ${ip}` });
@@ -202,18 +200,22 @@ function publish(ip: string, domain: string, zone: DomainRecords, input: Setting
   // One writer per address brings the record to its settings: where hosts with different
   // settings share an address, each rewriting it would rewrite it back and forth.
   if (writerAt(ip, zone, input.instanceId) !== input.instanceId) return ops;
-  for (const record of existing) {
-    const change = settingsChange(record, wanted);
+  for (const before of existing) {
+    const change = style.difference(before, ip);
     if (!change) continue;
-    const body: RecordInput = { name: record.name, type: recordTypeOf(ip), content: ip, ...wanted };
-    ops.push({ kind: "patch", id: record.id, record: body, reason: `${ip} settings: ${change}` });
+    const record: RecordData = {
+      name: before.name,
+      type: recordTypeOf(ip),
+      content: ip,
+      ...style.settings(ip),
+    };
+    ops.push({ kind: "replace", before, record, reason: `${ip} settings: ${change}` });
   }
   return ops;
 }
 
-/** CF_PROXIED (public addresses only; Cloudflare refuses the rest) and RECORD_TTL of an address. */
-function addressSettings(ip: string, input: Settings): { ttl: number; proxied: boolean } {
-  return { ttl: input.ttl, proxied: input.proxied && isPublic(ip) };
+function styleOf(input: Settings): AddressStyle {
+  return input.style ?? ttlStyle(input.ttl);
 }
 
 /**
@@ -226,38 +228,19 @@ function writerAt(ip: string, zone: DomainRecords, instanceId: string): string {
   return [instanceId, ...owners].sort()[0] ?? instanceId;
 }
 
-/**
- * How a record differs from the settings, as `proxied false -> true, TTL 300 -> 120`, or
- * undefined when it does not. A proxied record's TTL is Cloudflare's (automatic), so it is
- * compared only for records that are not to be proxied; a record whose `proxied` the API did
- * not say is judged by its TTL alone.
- */
-function settingsChange(
-  record: DnsRecord,
-  wanted: { ttl: number; proxied: boolean },
-): string | undefined {
-  const changes: string[] = [];
-  if (record.proxied !== undefined && record.proxied !== wanted.proxied) {
-    changes.push(`proxied ${record.proxied} -> ${wanted.proxied}`);
-  }
-  if (!wanted.proxied && record.ttl !== wanted.ttl)
-    changes.push(`TTL ${record.ttl} -> ${wanted.ttl}`);
-  return changes.length > 0 ? changes.join(", ") : undefined;
-}
-
-/** An address this host publishes whose record differs from its settings but is shared. */
+/** An address this host publishes whose record differs from its style but is shared. */
 export interface Drift {
   domain: string;
   ip: string;
-  /** `proxied false -> true, TTL 300 -> 120` */
+  /** In words, as AddressStyle.difference says it: `proxied false -> true, TTL 300 -> 120`. */
   change: string;
   /** The sharer that keeps the record's settings (the lowest INSTANCE_ID there). */
   writer: string;
 }
 
 /**
- * Records of addresses this host publishes together with other hosts whose proxied/TTL differ
- * from this host's settings, where another sharer keeps the record (see writerAt): left as
+ * Records of addresses this host publishes together with other hosts that differ from this
+ * host's style (Provider.style: TTL, the back end's own settings), where another sharer keeps the record (see writerAt): left as
  * they are, and worth a warning once a pass. In desired order. Pure; never throws.
  */
 export function findDrifts(input: UpdatePlanInput): Drift[] {
@@ -268,9 +251,8 @@ export function findDrifts(input: UpdatePlanInput): Drift[] {
     return [...new Set(desire.addresses.map(canonical))].flatMap((ip) => {
       const writer = writerAt(ip, zone, input.instanceId);
       if (writer === input.instanceId) return [];
-      const wanted = addressSettings(ip, input);
       return (zone.addresses.get(ip) ?? []).flatMap((record) => {
-        const change = settingsChange(record, wanted);
+        const change = styleOf(input).difference(record, ip);
         return change ? [{ domain, ip, change, writer }] : [];
       });
     });
@@ -280,19 +262,19 @@ export function findDrifts(input: UpdatePlanInput): Drift[] {
 /**
  * Creates or refreshes this instance's own heartbeat of an address it publishes. Every
  * instance that publishes an address (hosts behind one NAT) keeps its own heartbeat at the
- * same name; their contents differ, so Cloudflare keeps them apart. The heartbeats of other
- * instances, and unparsable ones, are never modified, however old: judging another host
- * dead is cleanup's job, done on Cloudflare's clock from a fresh read, which a long-lived
- * updater planning from its cache cannot do.
+ * same name; their contents differ, so they are separate records of one TXT RRset. The
+ * heartbeats of other instances, and unparsable ones, are never modified, however old: judging
+ * another host dead is cleanup's job, done on the provider's clock from a fresh read, which a
+ * long-lived updater planning from its cache cannot do.
  */
-function ownHeartbeat(ip: string, domain: string, claims: Claim[], input: Settings): Operation[] {
+function ownHeartbeat(ip: string, domain: string, claims: Claim[], input: Settings): Change[] {
   const content = formatHeartbeat(input.now, input.instanceId);
   const own = claims.filter((c) => c.owner === input.instanceId);
   const others = claims.length - own.length;
   const beside = others > 0 ? `; ${others} other heartbeat(s) at this name left alone` : "";
   const [kept, ...extra] = own;
   if (!kept) {
-    const record: RecordInput = {
+    const record: RecordData = {
       name: heartbeatName(ip, domain),
       type: "TXT",
       content,
@@ -303,16 +285,11 @@ function ownHeartbeat(ip: string, domain: string, claims: Claim[], input: Settin
   }
   // Two of our own at one name can only come from a write that landed twice; one is enough.
   const duplicates = extra.map(
-    ({ record }): Operation => ({
-      kind: "delete",
-      id: record.id,
-      record,
-      reason: `duplicate heartbeat of ${ip}`,
-    }),
+    ({ record }): Change => ({ kind: "delete", record, reason: `duplicate heartbeat of ${ip}` }),
   );
-  const refresh: Operation = {
-    kind: "patch",
-    id: kept.record.id,
+  const refresh: Change = {
+    kind: "replace",
+    before: kept.record,
     record: { name: kept.record.name, type: "TXT", content, ttl: input.ttl },
     reason: `refresh heartbeat of ${ip}${beside}`,
   };
@@ -323,25 +300,40 @@ function ownHeartbeat(ip: string, domain: string, claims: Claim[], input: Settin
  * Removes what this instance published for an address it no longer has: the address first,
  * then its own heartbeats. While another instance has a parsable heartbeat at that name,
  * fresh or stale, the address stays: that host still publishes it, or it died and cleanup
- * will remove the address with every heartbeat once the freshest of them is stale.
+ * will remove the address with every heartbeat once the freshest of them is stale. The
+ * address goes only while its heartbeat RRset is as read (a prerequisite): a sharer that
+ * joined in between keeps it, where the provider can tell.
  */
-function withdraw(ip: string, zone: DomainRecords, instanceId: string, gone: string): Operation[] {
+function withdraw(
+  ip: string,
+  domain: string,
+  zone: DomainRecords,
+  instanceId: string,
+  gone: string,
+): Change[] {
   const claims = zone.claims.get(ip) ?? [];
   const own = claims.filter((c) => c.owner === instanceId);
   if (own.length === 0) return [];
   const sharers = [
     ...new Set(claims.flatMap((c) => (c.owner && c.owner !== instanceId ? [c.owner] : []))),
   ];
-  const ops: Operation[] = [];
+  const ops: Change[] = [];
   if (sharers.length === 0) {
+    const onlyIf = [
+      stillAsRead(
+        heartbeatName(ip, domain),
+        "TXT",
+        claims.map((c) => c.record),
+      ),
+    ];
     for (const record of zone.addresses.get(ip) ?? []) {
-      ops.push({ kind: "delete", id: record.id, record, reason: `address ${ip} ${gone}` });
+      ops.push({ kind: "delete", record, reason: `address ${ip} ${gone}`, onlyIf });
     }
   }
   const why =
     sharers.length === 0
       ? `heartbeat of ${ip}, ${gone}`
       : `heartbeat of ${ip}, ${gone}; address kept for ${sharers.join(", ")}`;
-  for (const { record } of own) ops.push({ kind: "delete", id: record.id, record, reason: why });
+  for (const { record } of own) ops.push({ kind: "delete", record, reason: why });
   return ops;
 }

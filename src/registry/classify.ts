@@ -1,6 +1,7 @@
 import ipaddr from "ipaddr.js";
 import { recordTypeOf } from "../detect/cidr.ts";
-import type { DnsRecord } from "../providers/cloudflare/types.ts";
+import type { DnsRecord } from "../dns/record.ts";
+import { append } from "../util/multimap.ts";
 import {
   canonicalIp,
   type Heartbeat,
@@ -10,8 +11,8 @@ import {
 } from "./heartbeat.ts";
 
 /**
- * The one judgement `dynip cleanup` and `dynip status` share (SPEC §4, §5), so that status
- * never calls fresh what cleanup would delete, or the other way round.
+ * The one judgement `dynip cleanup` and `dynip status` share (docs/ownership.md), so that
+ * status never calls fresh what cleanup would delete, or the other way round.
  */
 export type State = "fresh" | "stale" | "missing" | "orphan";
 
@@ -30,7 +31,8 @@ export interface Entry {
   /** Every instance with a parsable heartbeat here (hosts sharing the address), freshest first. */
   owners: string[];
   /**
-   * Heartbeat age on Cloudflare's clock; for `missing`, the age of the address record.
+   * Heartbeat age in seconds on the provider's clock; for `missing`, the age of the address
+   * record.
    * Undefined when no timestamp could be read.
    */
   ageSeconds?: number;
@@ -45,7 +47,7 @@ export interface Entry {
    * always writes parsable content, so such a record is someone else's.
    */
   toDelete: DnsRecord[];
-  /** |content timestamp - modified_on| of the deciding heartbeat, when above 60 s. */
+  /** |content timestamp - modifiedAt| of the deciding heartbeat in seconds, when above 60. */
   skewSeconds?: number;
   reason: string;
 }
@@ -54,34 +56,52 @@ export interface ClassifyInput {
   domain: string;
   /** Records read for the managed names; anything that is not ours is ignored. */
   records: DnsRecord[];
-  /** Unix seconds on Cloudflare's clock (the `Date` of the list response). */
+  /** Unix seconds on the provider's clock when the records were read (DomainRead.now). */
   serverNow: number;
   thresholdSeconds: number;
 }
 
-/** SPEC §4: a larger gap between a heartbeat's content and its modified_on is reported. */
+/** A larger gap between a heartbeat's timestamp and its modifiedAt is reported (docs/ownership.md). */
 const SKEW_REPORT_SECONDS = 60;
 
 type Found = Pick<Entry, "domain" | "ip" | "type" | "addresses" | "heartbeats">;
 
-/** A parsable heartbeat and its age on Cloudflare's clock. */
+/** A parsable heartbeat and its age on the provider's clock. */
 interface Beat {
   record: DnsRecord;
   heartbeat: Heartbeat;
   age: number;
 }
 
+/** The records of one domain that are dynip's to judge, by canonical address. */
+export interface DomainIndex {
+  /** A/AAAA records at exactly the domain whose content is an address of their type. */
+  addresses: Map<string, DnsRecord[]>;
+  /** TXT records, parsable or not, at heartbeat names of the domain (parseHeartbeatName). */
+  heartbeats: Map<string, DnsRecord[]>;
+}
+
+/**
+ * Sorts a domain's records into what dynip may touch; everything else (other names, other
+ * types, look-alike heartbeat names, an A record holding an IPv6 address) is left out. Lists
+ * keep the order of `records`. `domain` in any case. Pure; never throws.
+ */
+export function indexDomain(domain: string, records: readonly DnsRecord[]): DomainIndex {
+  const lower = domain.toLowerCase();
+  const index: DomainIndex = { addresses: new Map(), heartbeats: new Map() };
+  for (const record of records) {
+    const ip = addressOf(record, lower);
+    if (ip) append(index.addresses, ip, record);
+    const named = record.type === "TXT" ? parseHeartbeatName(record.name, lower) : undefined;
+    if (named) append(index.heartbeats, named, record);
+  }
+  return index;
+}
+
 /** One entry per address of `domain` seen as A/AAAA or heartbeat; A before AAAA, numeric order. */
 export function classify(input: ClassifyInput): Entry[] {
   const domain = input.domain.toLowerCase();
-  const addresses = new Map<string, DnsRecord[]>();
-  const heartbeats = new Map<string, DnsRecord[]>();
-  for (const record of input.records) {
-    const ip = addressOf(record, domain);
-    if (ip) append(addresses, ip, record);
-    const named = record.type === "TXT" ? parseHeartbeatName(record.name, domain) : undefined;
-    if (named) append(heartbeats, named, record);
-  }
+  const { addresses, heartbeats } = indexDomain(domain, input.records);
   const ips = [...new Set([...addresses.keys(), ...heartbeats.keys()])].sort(byAddress);
   return ips.map((ip) =>
     judge(
@@ -107,12 +127,12 @@ export function classify(input: ClassifyInput): Entry[] {
  */
 export function confirmDeletions(before: Entry[], after: Entry[]): Entry[] {
   const doomed = new Map(
-    before.filter((e) => e.delete).map((e) => [key(e), new Set(e.toDelete.map((r) => r.id))]),
+    before.filter((e) => e.delete).map((e) => [key(e), new Set(e.toDelete.map((r) => r.ref))]),
   );
   return after.flatMap((entry) => {
     const earlier = doomed.get(key(entry));
     if (!entry.delete || earlier === undefined) return [];
-    const toDelete = entry.toDelete.filter((r) => earlier.has(r.id));
+    const toDelete = entry.toDelete.filter((r) => earlier.has(r.ref));
     return toDelete.length > 0 ? [{ ...entry, toDelete }] : [];
   });
 }
@@ -127,10 +147,6 @@ function addressOf(record: DnsRecord, domain: string): string | undefined {
   if (record.type !== "A" && record.type !== "AAAA") return undefined;
   const ip = canonicalIp(record.content);
   return ip && recordTypeOf(ip) === record.type ? ip : undefined;
-}
-
-function append(map: Map<string, DnsRecord[]>, key: string, record: DnsRecord): void {
-  map.set(key, [...(map.get(key) ?? []), record]);
 }
 
 function byAddress(a: string, b: string): number {
@@ -209,11 +225,10 @@ function describeBeats(beats: Beat[]): string {
   return beats.map((b) => `${b.heartbeat.instanceId} (${b.age} s)`).join(", ");
 }
 
-/** How far the writing host's clock is from Cloudflare's, when it matters enough to report. */
+/** How far the writing host's clock is from the provider's, when it matters enough to report. */
 function skew({ record, heartbeat }: Beat): number | undefined {
-  const modified = seconds(record.modified_on);
-  if (modified === undefined) return undefined;
-  const gap = Math.abs(heartbeat.timestamp - modified);
+  if (record.modifiedAt === undefined) return undefined;
+  const gap = Math.abs(heartbeat.timestamp - record.modifiedAt);
   return gap > SKEW_REPORT_SECONDS ? gap : undefined;
 }
 
@@ -224,10 +239,9 @@ function skew({ record, heartbeat }: Beat): number | undefined {
  */
 function judgeMissing(found: Found, input: ClassifyInput): Entry {
   const { serverNow, thresholdSeconds: threshold } = input;
-  const ages = found.addresses.map((r) => {
-    const created = seconds(r.created_on);
-    return created === undefined ? undefined : serverNow - created;
-  });
+  const ages = found.addresses.map((r) =>
+    r.createdAt === undefined ? undefined : serverNow - r.createdAt,
+  );
   const age = ages.includes(undefined) ? undefined : youngest(ages);
   const what = found.heartbeats.length > 0 ? "unparsable heartbeat" : "no heartbeat";
   const old = age !== undefined && age > threshold;
@@ -243,11 +257,6 @@ function judgeMissing(found: Found, input: ClassifyInput): Entry {
 function youngest(ages: (number | undefined)[]): number | undefined {
   const known = ages.filter((age) => age !== undefined);
   return known.length === 0 ? undefined : Math.max(0, Math.min(...known));
-}
-
-function seconds(timestamp: string): number | undefined {
-  const ms = Date.parse(timestamp);
-  return Number.isFinite(ms) ? Math.floor(ms / 1000) : undefined;
 }
 
 /** The domains of one read, as `instanceTimestamps` needs them. */

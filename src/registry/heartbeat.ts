@@ -1,12 +1,18 @@
+/**
+ * The registry's naming rules (docs/records.md): where an address's heartbeat lives, what it
+ * says, which names are dynip's, and how old a heartbeat is.
+ */
 import ipaddr from "ipaddr.js";
 import { format, parseAddress } from "../detect/cidr.ts";
-import type { DnsRecord } from "../providers/cloudflare/types.ts";
+import type { DnsRecord } from "../dns/record.ts";
 
-const PREFIX = "_heartbeat-";
+/** The first label of every heartbeat name starts with this. */
+export const HEARTBEAT_PREFIX = "_heartbeat-";
+const PREFIX = HEARTBEAT_PREFIX;
 
 /**
  * Instance ids: 1–100 printable ASCII characters (0x21–0x7e) except `"` (0x22), `,` (0x2c)
- * and `\` (0x5c), per SPEC §1. ASCII only: ids are host names, and TXT tooling escapes the rest.
+ * and `\` (0x5c), per docs/records.md. ASCII only: ids are host names, and TXT tooling escapes the rest.
  */
 const INSTANCE_ID = /^[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]{1,100}$/;
 
@@ -66,7 +72,7 @@ export function parseHeartbeatName(name: string, domain: string): string | undef
   return undefined;
 }
 
-/** TXT content as written: quoted, because Cloudflare asks for quoted TXT content. */
+/** TXT content as written: one quoted string, the presentation form of a TXT record's data. */
 export function formatHeartbeat(timestamp: number, instanceId: string): string {
   const seconds = Math.floor(timestamp);
   if (!isValidInstanceId(instanceId)) throw new Error(`invalid instance id: ${instanceId}`);
@@ -91,12 +97,24 @@ export function parseHeartbeat(content: string): Heartbeat | undefined {
 }
 
 /**
- * Age in seconds on Cloudflare's clock: `serverNow` against `modified_on`, falling back to
- * the timestamp in the content when `modified_on` is unreadable. Undefined when neither is.
+ * Age in seconds on the provider's clock: `now` (unix seconds) against the record's
+ * `modifiedAt`, falling back to the timestamp in the content when the provider keeps no times
+ * or sent an unreadable one. Undefined when neither is known. May be negative (clock skew).
  */
-export function heartbeatAge(record: DnsRecord, serverNow: number): number | undefined {
-  const modified = Date.parse(record.modified_on);
-  if (Number.isFinite(modified)) return serverNow - Math.floor(modified / 1000);
+export function heartbeatAge(record: DnsRecord, now: number): number | undefined {
+  if (record.modifiedAt !== undefined) return now - record.modifiedAt;
   const heartbeat = parseHeartbeat(record.content);
-  return heartbeat && serverNow - heartbeat.timestamp;
+  return heartbeat && now - heartbeat.timestamp;
+}
+
+/**
+ * The managed domain a record name belongs to, lower-case: `D` itself, or `D` for a heartbeat
+ * name `_heartbeat-….D` one label below it; undefined for any other name (a look-alike such
+ * as `xD`, a deeper name, a non-heartbeat label below `D`). `domains` are lower-case.
+ */
+export function domainOf(name: string, domains: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  if (domains.includes(lower)) return lower;
+  const parent = lower.slice(lower.indexOf(".") + 1);
+  return lower.startsWith(PREFIX) && domains.includes(parent) ? parent : undefined;
 }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import type { CloudflareErrorDetail } from "../../src/errors.ts";
-import type { DnsRecord } from "../../src/providers/cloudflare/types.ts";
+import type { CloudflareErrorDetail } from "../../src/providers/cloudflare/errors.ts";
+import type { CloudflareRecord } from "../../src/providers/cloudflare/types.ts";
 import { errors, FakeApiError, statusErrors } from "./fake-errors.ts";
 import { compareRecords } from "./fake-list.ts";
 import { completeRecord, type FakeRecord, randomHex, type ZoneStore } from "./fake-records.ts";
@@ -112,12 +112,12 @@ export interface FakeCloudflare {
   zone: FakeZone;
   clock: { now(): number; set(ms: number): void; advance(ms: number): void };
   /** Deep copy, sorted by name, type, content. */
-  records(zoneId?: string): DnsRecord[];
+  records(zoneId?: string): CloudflareRecord[];
   /** Inserted as given, without validation; id and timestamps filled from the clock. */
   seed(
-    record: Partial<DnsRecord> & { name: string; type: string; content: string },
+    record: Partial<CloudflareRecord> & { name: string; type: string; content: string },
     zoneId?: string,
-  ): DnsRecord;
+  ): CloudflareRecord;
   /** Every request received, in order, faulted ones included. */
   requests: RecordedRequest[];
   resetRequests(): void;

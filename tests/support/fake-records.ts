@@ -1,9 +1,9 @@
 import ipaddr from "ipaddr.js";
-import type { DnsRecord } from "../../src/providers/cloudflare/types.ts";
+import type { CloudflareRecord } from "../../src/providers/cloudflare/types.ts";
 import { dnsValidationError, errors, FakeApiError } from "./fake-errors.ts";
 
 /** A record as the fake stores and answers it: every field of the live API's record response. */
-export interface FakeRecord extends DnsRecord {
+export interface FakeRecord extends CloudflareRecord {
   proxied: boolean;
   proxiable: boolean;
   comment: string | null;

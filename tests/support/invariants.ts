@@ -5,7 +5,7 @@
  * Randomised suites take `DYNIP_SEED=<n>` (or `DYNIP_SEED=random`) and `DYNIP_ROUNDS=<n>`
  * from the environment; without them they run a fixed seed and their default length.
  */
-import type { DnsRecord } from "../../src/providers/cloudflare/types.ts";
+import type { CloudflareRecord } from "../../src/providers/cloudflare/types.ts";
 import { canonicalIp, parseHeartbeat, parseHeartbeatName } from "../../src/registry/heartbeat.ts";
 
 export const DEFAULT_SEED = 20_260_101;
@@ -55,8 +55,8 @@ export interface Slot {
   key: string;
   domain: string;
   ip: string;
-  addresses: DnsRecord[];
-  heartbeats: DnsRecord[];
+  addresses: CloudflareRecord[];
+  heartbeats: CloudflareRecord[];
   /** Instance ids named by parsable heartbeats. */
   owners: Set<string>;
 }
@@ -64,7 +64,7 @@ export interface Slot {
 const slotKey = (domain: string, ip: string) => `${domain} ${ip}`;
 
 /** A/AAAA at exactly a managed domain, and heartbeats whose names decode, grouped by address. */
-export function slots(records: DnsRecord[], domains: readonly string[]): Map<string, Slot> {
+export function slots(records: CloudflareRecord[], domains: readonly string[]): Map<string, Slot> {
   const out = new Map<string, Slot>();
   const slotOf = (domain: string, ip: string): Slot => {
     const key = slotKey(domain, ip);
@@ -90,7 +90,7 @@ export function slots(records: DnsRecord[], domains: readonly string[]): Map<str
   return out;
 }
 
-function addressAt(record: DnsRecord, domain: string): string | undefined {
+function addressAt(record: CloudflareRecord, domain: string): string | undefined {
   if (record.name.toLowerCase() !== domain) return undefined;
   if (record.type !== "A" && record.type !== "AAAA") return undefined;
   return canonicalIp(record.content);
@@ -106,7 +106,7 @@ export function freshestAge(slot: Slot, nowMs: number): number | undefined {
 
 /** Slots with an address and a heartbeat no older than the threshold: cleanup must keep them. */
 export function freshSlots(
-  records: DnsRecord[],
+  records: CloudflareRecord[],
   domains: readonly string[],
   nowMs: number,
   thresholdSeconds: number,
@@ -120,7 +120,7 @@ export function freshSlots(
 /** Fresh addresses of `before` that are gone in `after`, unless owned by an `allowed` instance. */
 export function freshDeleted(
   before: Slot[],
-  after: DnsRecord[],
+  after: CloudflareRecord[],
   domains: readonly string[],
   allowed: ReadonlySet<string> = new Set(),
 ): string[] {
@@ -142,8 +142,8 @@ export function freshDeleted(
  * therefore never change at all.
  */
 export function foreignChanges(
-  before: DnsRecord[],
-  after: DnsRecord[],
+  before: CloudflareRecord[],
+  after: CloudflareRecord[],
   domains: readonly string[],
   allowed: ReadonlySet<string>,
 ): string[] {
@@ -172,7 +172,7 @@ export function foreignChanges(
 
 /** Ids of the heartbeats naming an allowed instance, and of addresses only they carry. */
 function ownedBy(
-  records: DnsRecord[],
+  records: CloudflareRecord[],
   domains: readonly string[],
   allowed: ReadonlySet<string>,
 ): Set<string> {
@@ -191,7 +191,7 @@ function ownedBy(
 }
 
 /** Two A/AAAA with the same content at a domain, or two heartbeats of one instance at one name. */
-export function duplicates(records: DnsRecord[], domains: readonly string[]): string[] {
+export function duplicates(records: CloudflareRecord[], domains: readonly string[]): string[] {
   return [...slots(records, domains).values()].flatMap((slot) => {
     const perOwner = new Map<string, number>();
     for (const r of slot.heartbeats) {
@@ -209,7 +209,7 @@ export function duplicates(records: DnsRecord[], domains: readonly string[]): st
 
 /** Missing pieces of `instance`'s publication of `ip` on every domain (empty when complete). */
 export function incomplete(
-  records: DnsRecord[],
+  records: CloudflareRecord[],
   domains: readonly string[],
   ip: string,
   instance: string,

@@ -1,5 +1,5 @@
-import { CloudflareApiError, type CloudflareErrorDetail } from "../../errors.ts";
 import { redact } from "../../observe/log.ts";
+import { CloudflareApiError, type CloudflareErrorDetail } from "./errors.ts";
 
 /** Cloudflare's code for "Record quota exceeded". */
 export const RECORD_QUOTA_CODE = 81045;

@@ -1,19 +1,13 @@
-import { CloudflareApiError, isAuthFailure } from "../../errors.ts";
+/** Writing changes to Cloudflare: the batch endpoint, or one request per change once refused. */
+import type { DnsRecord } from "../../dns/record.ts";
+import { RaceError } from "../../errors.ts";
 import { log } from "../../observe/log.ts";
-import { inBatchOrder, type Operation, toBatch } from "../../plan/changes.ts";
+import { type Change, inApplyOrder } from "../../plan/changes.ts";
+import type { Applied, OnApplied } from "../provider.ts";
 import type { CloudflareClient } from "./client.ts";
-import type { BatchResult, DnsRecord } from "./types.ts";
-
-/**
- * Error codes meaning another writer got there first: re-read and re-plan (SPEC §3.5, §4).
- * 81058 "An identical record already exists", 81057 "Record already exists" (answered by the
- * live API in some of the same races), 81044 "Record does not exist".
- */
-const RACE_CODES = [81058, 81057, 81044] as const;
-
-export function isRace(error: unknown): boolean {
-  return error instanceof CloudflareApiError && RACE_CODES.some((code) => error.hasCode(code));
-}
+import { CloudflareApiError, isAuthFailure, isRace } from "./errors.ts";
+import { fromCloudflare, toCloudflare } from "./records.ts";
+import type { BatchOperations, BatchResult } from "./types.ts";
 
 /**
  * A batch refused as such (plan or token without access to the batch endpoint) rather
@@ -30,79 +24,106 @@ function isBatchRefused(error: unknown): boolean {
   );
 }
 
-/** What applying a plan did to the zone: records now present, ids now gone. */
-export interface Applied {
-  written: DnsRecord[];
-  deleted: string[];
+/**
+ * Changes as Cloudflare's batch wants them: deletes by id, replacements as patches (the full
+ * body, as the schema requires), creations as posts. The batch runs deletes, patches, puts,
+ * posts, each list in the given order, which is inApplyOrder.
+ */
+export function toBatch(changes: readonly Change[]): BatchOperations {
+  const batch: BatchOperations = { deletes: [], patches: [], puts: [], posts: [] };
+  for (const change of inApplyOrder(changes)) {
+    if (change.kind === "delete") batch.deletes.push({ id: change.record.ref });
+    else if (change.kind === "replace")
+      batch.patches.push({ id: change.before.ref, ...toCloudflare(change.record) });
+    else batch.posts.push(toCloudflare(change.record));
+  }
+  return batch;
 }
 
-/**
- * Told about operations as they land, before the rest of the plan is tried, with the records
- * they wrote (created or patched, as Cloudflare answered them).
- */
-export type OnApplied = (ops: Operation[], written: DnsRecord[]) => void;
-
+/** Applies the changes of one zone. */
 export interface Applier {
   /**
-   * Applies `ops` to one zone. `onApplied` hears every operation that landed, chunk by chunk
-   * (or one by one after a fallback), also when a later chunk then fails and `apply` throws:
-   * what happened is never lost with the error. Throws the client's errors.
+   * Applies `changes` to zone `zoneId`. `onApplied` hears every change that landed, chunk by
+   * chunk (or one by one after a fallback), also when a later chunk then fails and `apply`
+   * throws. Throws RaceError when Cloudflare says another writer got there first (81044,
+   * 81057, 81058), the client's errors otherwise.
    */
-  apply(zoneId: string, ops: Operation[], onApplied?: OnApplied): Promise<Applied>;
+  apply(zoneId: string, changes: readonly Change[], onApplied?: OnApplied): Promise<Applied>;
 }
 
 /**
- * Applies operations in one batch request (chunked by the client), or one request per
- * operation in plan order once the batch endpoint has been refused. The fallback is
- * remembered so a long-lived process does not knock on a closed door every pass.
+ * Applies changes in one batch request (chunked by the client), or one request per change in
+ * inApplyOrder once the batch endpoint has been refused. The fallback is remembered so a
+ * long-lived process does not knock on a closed door every pass.
  */
 export function createApplier(client: CloudflareClient): Applier {
   let batchRefused = false;
 
-  async function single(zoneId: string, ops: Operation[], onApplied?: OnApplied): Promise<Applied> {
+  async function single(
+    zoneId: string,
+    changes: Change[],
+    onApplied?: OnApplied,
+  ): Promise<Applied> {
     const applied: Applied = { written: [], deleted: [] };
-    for (const op of ops) {
+    for (const change of changes) {
       const written: DnsRecord[] = [];
-      if (op.kind === "create") written.push(await client.createRecord(zoneId, op.record));
-      if (op.kind === "patch") written.push(await client.patchRecord(zoneId, op.id, op.record));
-      if (op.kind === "delete") {
-        await client.deleteRecord(zoneId, op.id);
-        applied.deleted.push(op.id);
+      if (change.kind === "create") {
+        written.push(
+          fromCloudflare(await client.createRecord(zoneId, toCloudflare(change.record))),
+        );
+      } else if (change.kind === "replace") {
+        const body = toCloudflare(change.record);
+        written.push(fromCloudflare(await client.patchRecord(zoneId, change.before.ref, body)));
+      } else {
+        await client.deleteRecord(zoneId, change.record.ref);
+        applied.deleted.push(change.record.ref);
       }
       applied.written.push(...written);
-      onApplied?.([op], written);
+      onApplied?.([change], written);
     }
     return applied;
   }
 
+  async function batch(zoneId: string, ordered: Change[], onApplied?: OnApplied): Promise<Applied> {
+    let reported = 0;
+    const progress = (done: number, chunk: BatchResult) => {
+      const written = [...chunk.patches, ...chunk.puts, ...chunk.posts].map(fromCloudflare);
+      onApplied?.(ordered.slice(reported, done), written);
+      reported = done;
+    };
+    const result = await client.batch(zoneId, toBatch(ordered), progress);
+    return {
+      written: [...result.patches, ...result.puts, ...result.posts].map(fromCloudflare),
+      deleted: result.deletes.map((r) => r.id),
+    };
+  }
+
+  async function attempt(
+    zoneId: string,
+    ordered: Change[],
+    onApplied?: OnApplied,
+  ): Promise<Applied> {
+    if (batchRefused) return single(zoneId, ordered, onApplied);
+    try {
+      return await batch(zoneId, ordered, onApplied);
+    } catch (error) {
+      if (!isBatchRefused(error)) throw error;
+      log.warn(
+        `the batch endpoint was refused (${(error as Error).message}); using one request per record`,
+      );
+      batchRefused = true;
+      return single(zoneId, ordered, onApplied);
+    }
+  }
+
   return {
-    async apply(zoneId, ops, onApplied) {
-      if (ops.length === 0) return { written: [], deleted: [] };
-      if (batchRefused) return single(zoneId, ops, onApplied);
-      // The batch runs deletes, patches, then creates: report in that order.
-      const ordered = inBatchOrder(ops);
-      let reported = 0;
-      const progress = (done: number, chunk: BatchResult) => {
-        onApplied?.(ordered.slice(reported, done), [
-          ...chunk.patches,
-          ...chunk.puts,
-          ...chunk.posts,
-        ]);
-        reported = done;
-      };
+    async apply(zoneId, changes, onApplied) {
+      if (changes.length === 0) return { written: [], deleted: [] };
       try {
-        const result = await client.batch(zoneId, toBatch(ordered), progress);
-        return {
-          written: [...result.patches, ...result.puts, ...result.posts],
-          deleted: result.deletes.map((r) => r.id),
-        };
+        // The batch runs deletes, patches, then creates: single calls and reports follow suit.
+        return await attempt(zoneId, inApplyOrder(changes), onApplied);
       } catch (error) {
-        if (!isBatchRefused(error)) throw error;
-        log.warn(
-          `the batch endpoint was refused (${(error as Error).message}); using one request per record`,
-        );
-        batchRefused = true;
-        return single(zoneId, ops, onApplied);
+        throw isRace(error) ? new RaceError(error as Error) : error;
       }
     },
   };

@@ -3,9 +3,10 @@
  * client, so tests hand them one pointed at a local fake.
  */
 
-import type { Lifecycle } from "../../engine/lifecycle.ts";
-import { CloudflareResponseError, DynipError, ListingChangedError } from "../../errors.ts";
+import { DynipError } from "../../errors.ts";
+import type { Lifecycle } from "../provider.ts";
 import { batchBody, chunkBatch, countOperations, mergeBatchResults, recordBody } from "./batch.ts";
+import { CloudflareResponseError, ListingChangedError } from "./errors.ts";
 import {
   BatchResultSchema,
   DeletedSchema,
@@ -16,7 +17,13 @@ import {
   ZoneSchema,
 } from "./schemas.ts";
 import { type Answer, createTransport, type RequestInfo, type Transport } from "./transport.ts";
-import type { BatchOperations, BatchResult, DnsRecord, ListFilter, RecordInput } from "./types.ts";
+import type {
+  BatchOperations,
+  BatchResult,
+  CloudflareRecord,
+  ListFilter,
+  RecordInput,
+} from "./types.ts";
 
 export { CloudflareQuotaError, RECORD_QUOTA_CODE } from "./api-error.ts";
 export type { RequestInfo } from "./transport.ts";
@@ -53,7 +60,7 @@ export interface ClientOptions {
 /** A listing as read: the records and the clock they were read by. */
 export interface RecordList {
   /** Each record once (by id), in the order the API listed them. */
-  records: DnsRecord[];
+  records: CloudflareRecord[];
   /**
    * The earliest `Date` among the answers (Cloudflare's clock when the read began, so ages
    * measured against it are never too long); undefined when any answer lacked a usable Date.
@@ -92,8 +99,8 @@ export interface CloudflareClient {
   ): Promise<RecordList>;
   /** One request: the first `perPage` records matching the filter, and whether that is all. */
   listPage(zoneId: string, filter: ListFilter): Promise<PageList>;
-  createRecord(zoneId: string, record: RecordInput): Promise<DnsRecord>;
-  patchRecord(zoneId: string, id: string, record: RecordInput): Promise<DnsRecord>;
+  createRecord(zoneId: string, record: RecordInput): Promise<CloudflareRecord>;
+  patchRecord(zoneId: string, id: string, record: RecordInput): Promise<CloudflareRecord>;
   deleteRecord(zoneId: string, id: string): Promise<void>;
   /**
    * One request per `batchSize` operations, in Cloudflare's order (deletes, patches, puts,
@@ -262,7 +269,7 @@ async function listAll(
   perPage: number,
   tolerate: boolean,
 ): Promise<RecordList> {
-  const byId = new Map<string, DnsRecord>();
+  const byId = new Map<string, CloudflareRecord>();
   const request = `GET ${path}`;
   const inconsistent = (problem: string) =>
     new CloudflareResponseError(`inconsistent paging: ${problem}`, 200, request);
@@ -321,7 +328,7 @@ function earliest(a: Date | undefined, b: Date | undefined): Date | undefined {
 }
 
 /** Each record once, by id, in the order listed. */
-function unique(records: DnsRecord[]): DnsRecord[] {
+function unique(records: CloudflareRecord[]): CloudflareRecord[] {
   return [...new Map(records.map((r) => [r.id, r])).values()];
 }
 

@@ -1,51 +1,15 @@
-import { apexRefusal } from "../../config/fields.ts";
-import { DynipError, ListingChangedError } from "../../errors.ts";
-import { log } from "../../observe/log.ts";
-import { heartbeatName } from "../../registry/heartbeat.ts";
-import type { CloudflareClient } from "./client.ts";
-import type { DnsRecord } from "./types.ts";
-
 /**
- * Where each managed domain lives: with CF_ZONE_ID every domain is in that zone; otherwise
- * the client looks each domain up (longest suffix first) and remembers the answers. A domain
- * found to be its zone's apex is refused (a DynipError, exit 2) unless `allowApex`
- * (ALLOW_ZONE_APEX): its hand-made records would be cleanup's to delete.
+ * Reading managed names from Cloudflare so that deletions can rest on the read: offset paging
+ * watched for moves, and heartbeat names read each from one complete answer.
  */
-export function createZoneResolver(
-  client: CloudflareClient,
-  zoneId: string | undefined,
-  allowApex: boolean,
-) {
-  return async (domain: string): Promise<string> => {
-    if (zoneId) return zoneId;
-    const zone = await client.findZone(domain);
-    if (!allowApex && zone.name === domain.toLowerCase()) {
-      throw new DynipError(apexRefusal(domain, "is the apex of its Cloudflare zone"), 2);
-    }
-    return zone.id;
-  };
-}
-
-/** The managed domain a record name belongs to: `D` itself or `<one label>.D`. */
-export function domainOf(name: string, domains: readonly string[]): string | undefined {
-  const lower = name.toLowerCase();
-  if (domains.includes(lower)) return lower;
-  const parent = lower.slice(lower.indexOf(".") + 1);
-  return lower.startsWith("_heartbeat-") && domains.includes(parent) ? parent : undefined;
-}
-
-/** One managed domain as read. */
-export interface DomainRead {
-  /** `D` and `_heartbeat-*.D` only (look-alikes and deeper names dropped), each record once. */
-  records: DnsRecord[];
-  /**
-   * Unix seconds on Cloudflare's clock when the read began (the earliest `Date` of its
-   * answers); undefined when an answer had no usable `Date`: then no age can be judged.
-   */
-  serverNow?: number;
-  /** Read in one answer, so a consistent snapshot; a paged read may have missed a moved record. */
-  atomic: boolean;
-}
+import type { DnsRecord } from "../../dns/record.ts";
+import { DynipError } from "../../errors.ts";
+import { log } from "../../observe/log.ts";
+import { domainOf, heartbeatName } from "../../registry/heartbeat.ts";
+import type { DomainRead, HeartbeatRead } from "../provider.ts";
+import type { CloudflareClient } from "./client.ts";
+import { ListingChangedError } from "./errors.ts";
+import { fromCloudflare } from "./records.ts";
 
 /** Paged reads that see the records move are repeated this often before the pass gives up. */
 const READ_ATTEMPTS = 3;
@@ -72,9 +36,11 @@ export async function readDomain(
       const list = await client.listRecords(zoneId, { nameEndsWith: domain }, { tolerateMoves });
       if (list.moved)
         log.info(`the records of ${domain} kept moving (${list.moved}); read as they came`);
+      const records = list.records.filter((r) => domainOf(r.name, [domain]) === domain);
+      const now = unixSeconds(list.serverDate);
       return {
-        records: list.records.filter((r) => domainOf(r.name, [domain]) === domain),
-        serverNow: unixSeconds(list.serverDate),
+        records: records.map(fromCloudflare),
+        ...(now === undefined ? {} : { now }),
         atomic: list.pages === 1,
       };
     } catch (error) {
@@ -88,18 +54,6 @@ export async function readDomain(
       log.info(`${error.message}; reading ${domain} again`);
     }
   }
-}
-
-/** The heartbeats at chosen names, each name read in one answer. */
-export interface HeartbeatRead {
-  /** Every TXT record (parsable or not) at `_heartbeat-<ip>.D`, by address as passed in. */
-  byIp: Map<string, DnsRecord[]>;
-  /** Addresses whose heartbeat name no single answer could hold: nothing may be judged there. */
-  unread: string[];
-  /** Earliest `Date` of the answers, unix seconds; undefined when an answer had none. */
-  serverNow?: number;
-  /** Requests it took. */
-  requests: number;
 }
 
 /** Requests of a heartbeat read in flight at once. */
@@ -119,7 +73,7 @@ export async function readHeartbeats(
   zoneId: string,
   domain: string,
   ips: readonly string[],
-  known: readonly DnsRecord[],
+  known: readonly Pick<DnsRecord, "name" | "type">[],
 ): Promise<HeartbeatRead> {
   const byName = new Map(ips.map((ip) => [heartbeatName(ip, domain).toLowerCase(), ip]));
   const counts = sortedNames(known.filter((r) => r.type === "TXT"));
@@ -144,7 +98,7 @@ export async function readHeartbeats(
       read.requests++;
       dated &&= answer.serverDate !== undefined;
       const seconds = unixSeconds(answer.serverDate);
-      if (seconds !== undefined) read.serverNow = Math.min(read.serverNow ?? seconds, seconds);
+      if (seconds !== undefined) read.now = Math.min(read.now ?? seconds, seconds);
       if (!answer.complete) {
         if (group.names.length > 1) pending.push(...split(group));
         else read.unread.push(byName.get(group.prefix) as string);
@@ -157,12 +111,13 @@ export async function readHeartbeats(
       // label holds no dot.)
       for (const record of answer.records) {
         const ip = byName.get(record.name.toLowerCase());
-        if (ip !== undefined && record.type === "TXT") read.byIp.get(ip)?.push(record);
+        if (ip !== undefined && record.type === "TXT")
+          read.byIp.get(ip)?.push(fromCloudflare(record));
       }
     });
   }
   for (const ip of read.unread) read.byIp.delete(ip);
-  if (!dated) delete read.serverNow;
+  if (!dated) delete read.now;
   return read;
 }
 
@@ -203,7 +158,9 @@ function group(names: string[]): Group {
 }
 
 /** How many of `records` have a lower-case name starting with a prefix: two binary searches. */
-function sortedNames(records: readonly DnsRecord[]): (prefix: string) => number {
+function sortedNames(
+  records: readonly Pick<DnsRecord, "name" | "type">[],
+): (prefix: string) => number {
   const names = records.map((r) => r.name.toLowerCase()).sort();
   const firstAtLeast = (key: string) => {
     let [low, high] = [0, names.length];

@@ -5,10 +5,10 @@
 import { FetchError, ofetch } from "ofetch";
 import * as v from "valibot";
 import { AnswerTooLargeError, readBounded } from "../../bounded-read.ts";
-import type { Lifecycle } from "../../engine/lifecycle.ts";
-import { CloudflareNetworkError, CloudflareResponseError } from "../../errors.ts";
 import { log, redact, registerSecret } from "../../observe/log.ts";
+import type { Lifecycle } from "../provider.ts";
 import { apiError } from "./api-error.ts";
+import { CloudflareNetworkError, CloudflareResponseError } from "./errors.ts";
 import { backoffDelay, isRetryableStatus, parseRetryAfter } from "./retry.ts";
 import { describeIssues, type Envelope, EnvelopeSchema, withShallowChains } from "./schemas.ts";
 

@@ -1,8 +1,8 @@
-/** Record types dynip writes; other types are read only to be left alone. */
-export type ManagedRecordType = "A" | "AAAA" | "TXT";
+/** Cloudflare's wire shapes, as the client sends and receives them. */
+import type { ManagedRecordType } from "../../dns/record.ts";
 
 /** A DNS record as Cloudflare returns it (the fields dynip reads). */
-export interface DnsRecord {
+export interface CloudflareRecord {
   id: string;
   name: string;
   type: string;
@@ -32,10 +32,10 @@ export interface BatchOperations {
 }
 
 export interface BatchResult {
-  deletes: DnsRecord[];
-  patches: DnsRecord[];
-  puts: DnsRecord[];
-  posts: DnsRecord[];
+  deletes: CloudflareRecord[];
+  patches: CloudflareRecord[];
+  puts: CloudflareRecord[];
+  posts: CloudflareRecord[];
 }
 
 /** Filters for listing records; each maps to the Cloudflare query parameter of the same meaning. */
