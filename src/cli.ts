@@ -86,7 +86,7 @@ function earlyFormat(argv: string[], env: NodeJS.ProcessEnv): LogFormat {
   return format?.trim().toLowerCase() === "json" ? "json" : "pretty";
 }
 
-/** Runs the CLI and returns the exit code (SPEC §6: 0 success, 1 failure, 2 configuration or usage). */
+/** Runs the CLI and returns the exit code (docs/operations.md, "Exit codes": 0 success, 1 failure, 2 configuration or usage). */
 export async function run(argv: string[]): Promise<number> {
   configureLogger({ level: "info", format: earlyFormat(argv, process.env) });
   const first = argv.find((a) => !a.startsWith("-"));

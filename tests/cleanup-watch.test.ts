@@ -7,7 +7,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { createCleaner } from "../src/engine/cleaner.ts";
 import { configureLogger } from "../src/observe/log.ts";
 import { createCloudflareClient } from "../src/providers/cloudflare/client.ts";
-import { createCloudflareProvider } from "../src/providers/cloudflare/provider.ts";
+import { createCloudflareProvider } from "../src/providers/cloudflare/cloudflare.ts";
 import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 import { iso } from "./support/records.ts";

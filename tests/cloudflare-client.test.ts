@@ -2,6 +2,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { formatWithOptions } from "node:util";
 import { DynipError } from "../src/errors.ts";
 import { configureLogger, log } from "../src/observe/log.ts";
+import {
+  CloudflareApiError,
+  CloudflareNetworkError,
+  CloudflareResponseError,
+  ListingChangedError,
+} from "../src/providers/cloudflare/api-errors.ts";
+import type { BatchOperations, RecordInput } from "../src/providers/cloudflare/api-types.ts";
 import { chunkBatch } from "../src/providers/cloudflare/batch.ts";
 import {
   type ClientOptions,
@@ -11,17 +18,10 @@ import {
   zoneCandidates,
 } from "../src/providers/cloudflare/client.ts";
 import {
-  CloudflareApiError,
-  CloudflareNetworkError,
-  CloudflareResponseError,
-  ListingChangedError,
-} from "../src/providers/cloudflare/errors.ts";
-import {
   backoffDelay,
   isRetryableStatus,
   parseRetryAfter,
 } from "../src/providers/cloudflare/retry.ts";
-import type { BatchOperations, RecordInput } from "../src/providers/cloudflare/types.ts";
 import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 import { until } from "./support/wait.ts";
 

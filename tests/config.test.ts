@@ -47,7 +47,7 @@ function tokenFile(name: string, content: string, mode = 0o600): string {
 }
 
 describe("defaults", () => {
-  test("only a domain set gives the SPEC defaults", () => {
+  test("only a domain set gives the documented defaults", () => {
     const config = load(DOMAIN);
     expect({ ...config, internalCidrs: config.internalCidrs.map(([a, p]) => `${a}/${p}`) }).toEqual(
       {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
-import type { CloudflareErrorDetail } from "../src/providers/cloudflare/errors.ts";
+import type { CloudflareErrorDetail } from "../src/providers/cloudflare/api-errors.ts";
 import {
   type FakeCloudflare,
   type FakeOptions,

@@ -11,7 +11,7 @@ import {
   listInterfaceAddresses,
   publicFromInterfaces,
 } from "../src/detect/interfaces.ts";
-import type { ExternalSource, SourceResult } from "../src/detect/types.ts";
+import type { ExternalSource, SourceResult } from "../src/detect/source-types.ts";
 
 const cidrs = (...list: string[]) => list.map((c) => ipaddr.parseCIDR(c));
 const DEFAULT_CIDRS = cidrs(...DEFAULT_INTERNAL_CIDRS);

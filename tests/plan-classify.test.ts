@@ -91,7 +91,7 @@ describe("classify: one address", () => {
     expect(summary(run(records))).toEqual([expected]);
   });
 
-  test("the IPv6 heartbeat name is the one SPEC §1 spells", () => {
+  test("the IPv6 heartbeat name is the one docs/records.md spells", () => {
     const [entry] = run([record(`_heartbeat-2001-db8--1.${D}`, "TXT", formatHeartbeat(NOW, "a"))]);
     expect(entry).toMatchObject({ ip: "2001:db8::1", type: "AAAA", state: "orphan", owner: "a" });
   });

@@ -274,7 +274,7 @@ describe("property: cleanup only ever deletes dynip's stale records", () => {
     .array(anyRecord, { maxLength: 30 })
     .map((list): DnsRecord[] => list.map((r, i) => ({ ...r, ref: `p${i}`, ttl: 120 })));
 
-  /** Oracle, written from SPEC §4 rather than from the classifier. */
+  /** Oracle, written from docs/ownership.md ("Classification") rather than from the classifier. */
   const isManaged = (r: DnsRecord): boolean =>
     (r.name === D && (r.type === "A" || r.type === "AAAA")) ||
     (r.type === "TXT" && parseHeartbeatName(r.name, D) !== undefined);

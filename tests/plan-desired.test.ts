@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import ipaddr from "ipaddr.js";
-import type { Cidr, Detection, SourceResult } from "../src/detect/types.ts";
+import type { Cidr, Detection, SourceResult } from "../src/detect/source-types.ts";
 import {
   buildDesired,
   failedSources,
@@ -78,7 +78,7 @@ describe("buildDesired", () => {
     expect(desire).toEqual({ domain: ALL.external, addresses: [], protect: [], feeds: ["ipv4"] });
   });
 
-  // Which addresses each domain keeps after one source fails (SPEC §2).
+  // Which addresses each domain keeps after one source fails (docs/detection.md, "Failed sources").
   const probes = [
     "192.168.1.99",
     "fd00::99",

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import ipaddr from "ipaddr.js";
-import type { Cidr } from "../src/detect/types.ts";
+import type { Cidr } from "../src/detect/source-types.ts";
 import type { DnsRecord } from "../src/dns/record.ts";
 import type { Change } from "../src/plan/changes.ts";
 import type { DomainDesire, Protection } from "../src/plan/desired.ts";

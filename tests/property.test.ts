@@ -1,7 +1,7 @@
 /**
  * Properties of the update planner and of cleanup after updates (issue 6), with fast-check
  * over random zones (several instances, garbage, look-alikes), detections (failures
- * included) and clocks. The oracles below are written from SPEC §1–§4, not from the planner.
+ * included) and clocks. The oracles below are written from docs/records.md, docs/detection.md and docs/ownership.md, not from the planner.
  *
  * Fixed seed by default. Run longer with random seeds:
  *   DYNIP_SEED=random DYNIP_ROUNDS=5000 bun test tests/property.test.ts
@@ -11,7 +11,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
-import type { Cidr, Detection, SourceResult } from "../src/detect/types.ts";
+import type { Cidr, Detection, SourceResult } from "../src/detect/source-types.ts";
 import type { DnsRecord } from "../src/dns/record.ts";
 import type { Change } from "../src/plan/changes.ts";
 import { planCleanup } from "../src/plan/cleanup-plan.ts";
@@ -185,7 +185,7 @@ function inputOf(s: Scenario, records = s.records): UpdatePlanInput {
 
 // ---- oracles ----------------------------------------------------------------------------
 
-/** Which detections feed a managed domain (SPEC §1's table). */
+/** Which detections feed a managed domain (docs/records.md, "Managed names"). */
 function feeds(d: string, managed: ManagedDomains): (keyof Detection)[] {
   if (d === managed.combined) return ["internal", "ipv4", "ipv6"];
   if (d === managed.internal) return ["internal"];
@@ -193,7 +193,7 @@ function feeds(d: string, managed: ManagedDomains): (keyof Detection)[] {
   return ["ipv6"];
 }
 
-/** SPEC §2: a failed source's addresses at a domain it feeds. */
+/** docs/detection.md, "Failed sources": a failed source's addresses at a domain it feeds. */
 function protectedAt(d: string, address: string, s: Scenario): boolean {
   return feeds(d, s.domains).some((kind) => {
     if (s.detection[kind].ok) return false;
@@ -263,7 +263,7 @@ function problems(s: Scenario, ops: Change[]): string[] {
     }
     const claim = target.type === "TXT" ? parseHeartbeat(target.content) : undefined;
     if (op.kind === "replace") {
-      // SPEC §3: another instance's heartbeat, or an unparsable one, is never written over.
+      // docs/ownership.md, "Updating": another instance's heartbeat, or an unparsable one, is never written over.
       if (target.type !== "TXT" || claim?.instanceId !== s.me)
         out.push(`patched ${claim?.instanceId ?? "nobody"}'s ${target.name}`);
       if (op.record.content !== formatHeartbeat(NOW + s.skew, s.me))

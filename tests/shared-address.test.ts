@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import type { CloudflareRecord as DnsRecord } from "../src/providers/cloudflare/types.ts";
+import type { CloudflareRecord as DnsRecord } from "../src/providers/cloudflare/api-types.ts";
 import { heartbeatName, parseHeartbeat } from "../src/registry/heartbeat.ts";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
 import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";

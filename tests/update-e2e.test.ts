@@ -78,7 +78,7 @@ describe("dynip update against the fake API", () => {
         expect(heartbeatOwner(ip, domain)).toBe(`web-0${i + 1}`);
       });
       const hb = fake.records().find((r) => r.name === `_heartbeat-192-168-1-10.${domain}`);
-      // SPEC §1: quoted "unix seconds,instance id", on this host's clock.
+      // docs/records.md, "Heartbeat records": quoted "unix seconds,instance id", on this host's clock.
       expect(hb?.content).toMatch(/^"\d{10},web-01"$/);
       expect(hb?.ttl).toBe(120);
     }

@@ -5,12 +5,12 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { DynipError } from "../src/errors.ts";
+import type { CloudflareRecord } from "../src/providers/cloudflare/api-types.ts";
 import {
   type CloudflareClient,
   createCloudflareClient,
 } from "../src/providers/cloudflare/client.ts";
 import { readDomain, readHeartbeats } from "../src/providers/cloudflare/reads.ts";
-import type { CloudflareRecord } from "../src/providers/cloudflare/types.ts";
 import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import {
   type FakeCloudflare,

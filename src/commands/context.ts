@@ -3,7 +3,7 @@ import { readEnvironmentFile } from "../config/env-file.ts";
 import { variableHints } from "../config/hints.ts";
 import { CONFIG_VARIABLES, type Config, loadConfig } from "../config/load.ts";
 import { detect } from "../detect/detect.ts";
-import type { Detection } from "../detect/types.ts";
+import type { Detection } from "../detect/source-types.ts";
 import { configureLogger, log } from "../observe/log.ts";
 import { flagOverrides } from "./args.ts";
 

@@ -8,7 +8,7 @@ import ipaddr from "ipaddr.js";
 import * as v from "valibot";
 import { readSmallFile } from "../bounded-read.ts";
 import { type Family, isPublic, parseAddress } from "../detect/cidr.ts";
-import type { Cidr, ExternalSource, InternalSource } from "../detect/types.ts";
+import type { Cidr, ExternalSource, InternalSource } from "../detect/source-types.ts";
 import { registerSecret } from "../observe/log.ts";
 
 type AddIssue = (info: { message: string }) => void;
@@ -408,7 +408,7 @@ export const apiUrl = parsed((text, addIssue) => {
   return url.href.replace(/\/+$/, "");
 });
 
-/** 1-100 printable ASCII characters without `,` `"` `\` (SPEC §1): it is written into TXT content. */
+/** 1-100 printable ASCII characters without `,` `"` `\` (docs/records.md, "Instance ids"): it is written into TXT content. */
 export const instanceId = v.pipe(
   v.string(),
   v.regex(

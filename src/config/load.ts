@@ -1,15 +1,16 @@
 /**
  * Configuration: environment first, command-line flags override, one valibot schema
- * validates everything and reports every problem at once (SPEC §6), before any request.
+ * validates everything and reports every problem at once (docs/operations.md, "Configuration"), before any request.
  */
 import { hostname as osHostname } from "node:os";
 import { getDomain } from "tldts";
 import * as v from "valibot";
 import { inCidrs } from "../detect/cidr.ts";
 import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "../detect/defaults.ts";
-import type { Cidr, ExternalSource, InternalSource } from "../detect/types.ts";
+import type { Cidr, ExternalSource, InternalSource } from "../detect/source-types.ts";
 import { ConfigError, DynipError } from "../errors.ts";
 import { type LogFormat, type LogLevelName, redact } from "../observe/log.ts";
+import { HEARTBEAT_NAME_OVERHEAD } from "../registry/heartbeat.ts";
 import * as field from "./fields.ts";
 
 export type EnvName =
@@ -238,9 +239,6 @@ function outsideCidrs(input: Pick<Checked, "INTERNAL_IP_SOURCE" | "INTERNAL_CIDR
 
 type DomainVariable = (typeof DOMAIN_VARIABLES)[number];
 
-/** `_heartbeat-` + the longest address label + `.`: IPv4 `255-255-255-255`, IPv6 8 groups of 4. */
-const HEARTBEAT_PREFIX = { ipv4: 11 + 15 + 1, ipv6: 11 + 39 + 1 } as const;
-
 /**
  * What is wrong with the name of one managed domain beyond its own syntax: a heartbeat name
  * dynip would write there longer than DNS allows (253 characters), or a registered domain
@@ -259,7 +257,7 @@ function domainProblem(
     IPV6_DOMAIN: true,
     COMBINED_DOMAIN: internalV6 || input.EXTERNAL_IPV6_SOURCE.kind !== "none",
   }[name];
-  const prefix = HEARTBEAT_PREFIX[v6 ? "ipv6" : "ipv4"];
+  const prefix = HEARTBEAT_NAME_OVERHEAD[v6 ? "ipv6" : "ipv4"];
   if (domain.length + prefix > 253) {
     const family = v6 ? "IPv6" : "IPv4";
     return `${field.quote(domain)} is ${domain.length} characters, and the heartbeat names dynip writes there add up to ${prefix} more (_heartbeat-<${family}>.): use a name of at most ${253 - prefix} characters, DNS allows 253 in all`;

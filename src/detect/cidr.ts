@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from "node:net";
 import ipaddr, { type IPv4, type IPv6 } from "ipaddr.js";
-import type { Cidr } from "./types.ts";
+import type { Cidr } from "./source-types.ts";
 
 export type Family = "ipv4" | "ipv6";
 

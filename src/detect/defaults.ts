@@ -1,4 +1,4 @@
-/** SPEC §2 defaults, kept beside the code they shape so config and tests share one copy. */
+/** Detection defaults (docs/detection.md, "Interfaces and bridges"), kept beside the code they shape so config and tests share one copy. */
 export const DEFAULT_INTERNAL_CIDRS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 
 /** Bridges and overlays every container host shares (172.17.0.1 on docker0): never published. */

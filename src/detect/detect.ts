@@ -2,7 +2,13 @@ import { log } from "../observe/log.ts";
 import { canonical, type Family, familyOf, inCidrs } from "./cidr.ts";
 import { detectExternal } from "./external.ts";
 import { detectInternal, type Interfaces } from "./interfaces.ts";
-import type { Cidr, Detection, ExternalSource, InternalSource, SourceResult } from "./types.ts";
+import type {
+  Cidr,
+  Detection,
+  ExternalSource,
+  InternalSource,
+  SourceResult,
+} from "./source-types.ts";
 
 export interface DetectOptions {
   internalSource: InternalSource;
@@ -57,7 +63,7 @@ function internal(options: DetectOptions): SourceResult {
 
 /**
  * Addresses inside INTERNAL_CIDRS belong to the internal detection, whatever source reported
- * them: SPEC §2 scopes an external source's records to addresses outside those ranges, so
+ * them: docs/detection.md ("Failed sources") scopes an external source's records to addresses outside those ranges, so
  * publishing one here would make two sources own the same record.
  */
 async function external(

@@ -10,7 +10,7 @@ import {
   parseAddress,
 } from "./cidr.ts";
 import { type Interfaces, publicFromInterfaces } from "./interfaces.ts";
-import type { Cidr, ExternalSource, SourceResult } from "./types.ts";
+import type { Cidr, ExternalSource, SourceResult } from "./source-types.ts";
 
 /**
  * Built-in echo services for `http`, tried in order until one answers an address of the

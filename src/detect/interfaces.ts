@@ -4,7 +4,7 @@ import ipaddr from "ipaddr.js";
 import { log } from "../observe/log.ts";
 import { type Family, format, inCidrs, isPublic, parseAddress, sortAddresses } from "./cidr.ts";
 import { isGuestBridge, SYS_CLASS_NET } from "./link-kind.ts";
-import type { Cidr, SourceResult } from "./types.ts";
+import type { Cidr, SourceResult } from "./source-types.ts";
 
 export type Interfaces = NodeJS.Dict<os.NetworkInterfaceInfo[]>;
 

@@ -4,7 +4,7 @@
  */
 import { type Config, managedDomains } from "../config/load.ts";
 import { summarize } from "../detect/detect.ts";
-import type { Detection } from "../detect/types.ts";
+import type { Detection } from "../detect/source-types.ts";
 import type { DnsRecord } from "../dns/record.ts";
 import { DynipError, RaceError } from "../errors.ts";
 import { log } from "../observe/log.ts";

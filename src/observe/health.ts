@@ -1,5 +1,5 @@
 /**
- * HEALTH_PORT for `dynip cleanup`: /healthz for probes, /metrics for Prometheus (SPEC §4).
+ * HEALTH_PORT for `dynip cleanup`: /healthz for probes, /metrics for Prometheus (docs/operations.md, "Health and metrics").
  */
 import { readBounded } from "../bounded-read.ts";
 import { DynipError } from "../errors.ts";

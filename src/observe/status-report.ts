@@ -1,5 +1,5 @@
 import { summarize } from "../detect/detect.ts";
-import type { Detection } from "../detect/types.ts";
+import type { Detection } from "../detect/source-types.ts";
 import type { DomainView } from "../engine/reader.ts";
 import type { ProviderClock } from "../providers/provider.ts";
 import { type Entry, splitInstances } from "../registry/classify.ts";

@@ -1,12 +1,12 @@
 import { familyOf, inCidrs } from "../detect/cidr.ts";
-import type { Cidr, Detection } from "../detect/types.ts";
+import type { Cidr, Detection } from "../detect/source-types.ts";
 import { canonicalIp } from "../registry/heartbeat.ts";
 
 /** The three detections; each managed domain is fed by some of them. */
 export type DetectionKind = keyof Detection;
 
 /**
- * Addresses a failed source could have produced (SPEC §2). A pass never deletes them:
+ * Addresses a failed source could have produced (docs/detection.md, "Failed sources"). A pass never deletes them:
  * without an answer it cannot tell a vanished address from a source that is down.
  */
 export type Protection =

@@ -4,7 +4,7 @@
  */
 import { type Config, managedDomains, requireToken } from "../config/load.ts";
 import { createCloudflareClient } from "./cloudflare/client.ts";
-import { createCloudflareProvider, requestInfo } from "./cloudflare/provider.ts";
+import { createCloudflareProvider, requestInfo } from "./cloudflare/cloudflare.ts";
 import { cloudflareStyle } from "./cloudflare/records.ts";
 import { createDryRun } from "./dry-run.ts";
 import { createMemoryProvider } from "./memory.ts";

@@ -11,6 +11,15 @@ export const HEARTBEAT_PREFIX = "_heartbeat-";
 const PREFIX = HEARTBEAT_PREFIX;
 
 /**
+ * The most characters a heartbeat name puts before its domain, by address family: the prefix,
+ * the longest label (IPv4 `255-255-255-255`, IPv6 eight groups of four), and the dot.
+ */
+export const HEARTBEAT_NAME_OVERHEAD = {
+  ipv4: PREFIX.length + 15 + 1,
+  ipv6: PREFIX.length + 39 + 1,
+} as const;
+
+/**
  * Instance ids: 1–100 printable ASCII characters (0x21–0x7e) except `"` (0x22), `,` (0x2c)
  * and `\` (0x5c), per docs/records.md. ASCII only: ids are host names, and TXT tooling escapes the rest.
  */

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import type { CloudflareErrorDetail } from "../../src/providers/cloudflare/errors.ts";
-import type { CloudflareRecord } from "../../src/providers/cloudflare/types.ts";
+import type { CloudflareErrorDetail } from "../../src/providers/cloudflare/api-errors.ts";
+import type { CloudflareRecord } from "../../src/providers/cloudflare/api-types.ts";
 import { errors, FakeApiError, statusErrors } from "./fake-errors.ts";
 import { compareRecords } from "./fake-list.ts";
 import { completeRecord, type FakeRecord, randomHex, type ZoneStore } from "./fake-records.ts";

@@ -1,4 +1,4 @@
-import type { CloudflareErrorDetail } from "../../src/providers/cloudflare/errors.ts";
+import type { CloudflareErrorDetail } from "../../src/providers/cloudflare/api-errors.ts";
 
 /**
  * An error answer of the fake API: the HTTP status and the `errors` of the envelope.

@@ -1,5 +1,5 @@
 import ipaddr from "ipaddr.js";
-import type { CloudflareRecord } from "../../src/providers/cloudflare/types.ts";
+import type { CloudflareRecord } from "../../src/providers/cloudflare/api-types.ts";
 import { dnsValidationError, errors, FakeApiError } from "./fake-errors.ts";
 
 /** A record as the fake stores and answers it: every field of the live API's record response. */

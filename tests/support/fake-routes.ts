@@ -1,4 +1,4 @@
-import type { CloudflareErrorDetail } from "../../src/providers/cloudflare/errors.ts";
+import type { CloudflareErrorDetail } from "../../src/providers/cloudflare/api-errors.ts";
 import { dnsValidationError, errors } from "./fake-errors.ts";
 import { filterRecords, paginate, sortRecords } from "./fake-list.ts";
 import {

@@ -1,11 +1,11 @@
 /**
  * Invariants the fault, concurrency and bad-input suites check against the fake's records,
- * written from SPEC §1–§4 rather than from the planners, plus the seeded randomness they share.
+ * written from docs/records.md, docs/ownership.md and docs/safety.md rather than from the planners, plus the seeded randomness they share.
  *
  * Randomised suites take `DYNIP_SEED=<n>` (or `DYNIP_SEED=random`) and `DYNIP_ROUNDS=<n>`
  * from the environment; without them they run a fixed seed and their default length.
  */
-import type { CloudflareRecord } from "../../src/providers/cloudflare/types.ts";
+import type { CloudflareRecord } from "../../src/providers/cloudflare/api-types.ts";
 import { canonicalIp, parseHeartbeat, parseHeartbeatName } from "../../src/registry/heartbeat.ts";
 
 export const DEFAULT_SEED = 20_260_101;

@@ -4,10 +4,10 @@ import { RaceError } from "../../errors.ts";
 import { log } from "../../observe/log.ts";
 import { type Change, inApplyOrder } from "../../plan/changes.ts";
 import type { Applied, OnApplied } from "../provider.ts";
+import { CloudflareApiError, isAuthFailure, isRace } from "./api-errors.ts";
+import type { BatchOperations, BatchResult } from "./api-types.ts";
 import type { CloudflareClient } from "./client.ts";
-import { CloudflareApiError, isAuthFailure, isRace } from "./errors.ts";
 import { fromCloudflare, toCloudflare } from "./records.ts";
-import type { BatchOperations, BatchResult } from "./types.ts";
 
 /**
  * A batch refused as such (plan or token without access to the batch endpoint) rather

@@ -1,5 +1,5 @@
 /** Splitting a batch into requests Cloudflare accepts, and the request bodies it validates. */
-import type { BatchOperations, BatchResult, RecordInput } from "./types.ts";
+import type { BatchOperations, BatchResult, RecordInput } from "./api-types.ts";
 
 export function countOperations(ops: BatchOperations): number {
   return ops.deletes.length + ops.patches.length + ops.puts.length + ops.posts.length;

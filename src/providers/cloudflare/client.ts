@@ -5,8 +5,16 @@
 
 import { DynipError } from "../../errors.ts";
 import type { Lifecycle } from "../provider.ts";
+import { CloudflareResponseError, ListingChangedError } from "./api-errors.ts";
+import type {
+  BatchOperations,
+  BatchResult,
+  CloudflareRecord,
+  ListFilter,
+  RecordInput,
+} from "./api-types.ts";
 import { batchBody, chunkBatch, countOperations, mergeBatchResults, recordBody } from "./batch.ts";
-import { CloudflareResponseError, ListingChangedError } from "./errors.ts";
+import { type Answer, createTransport, type RequestInfo, type Transport } from "./http.ts";
 import {
   BatchResultSchema,
   DeletedSchema,
@@ -16,17 +24,9 @@ import {
   ZoneListSchema,
   ZoneSchema,
 } from "./schemas.ts";
-import { type Answer, createTransport, type RequestInfo, type Transport } from "./transport.ts";
-import type {
-  BatchOperations,
-  BatchResult,
-  CloudflareRecord,
-  ListFilter,
-  RecordInput,
-} from "./types.ts";
 
-export { CloudflareQuotaError, RECORD_QUOTA_CODE } from "./api-error.ts";
-export type { RequestInfo } from "./transport.ts";
+export { CloudflareQuotaError, RECORD_QUOTA_CODE } from "./api-errors.ts";
+export type { RequestInfo } from "./http.ts";
 
 export interface ClientOptions {
   /** e.g. https://api.cloudflare.com/client/v4 (a trailing slash is fine) */

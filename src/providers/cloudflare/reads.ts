@@ -7,8 +7,8 @@ import { DynipError } from "../../errors.ts";
 import { log } from "../../observe/log.ts";
 import { domainOf, heartbeatName } from "../../registry/heartbeat.ts";
 import type { DomainRead, HeartbeatRead } from "../provider.ts";
+import { ListingChangedError } from "./api-errors.ts";
 import type { CloudflareClient } from "./client.ts";
-import { ListingChangedError } from "./errors.ts";
 import { fromCloudflare } from "./records.ts";
 
 /** Paged reads that see the records move are repeated this often before the pass gives up. */

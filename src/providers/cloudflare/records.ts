@@ -4,7 +4,7 @@
  */
 import { isPublic } from "../../detect/cidr.ts";
 import type { AddressStyle, DnsRecord, RecordData } from "../../dns/record.ts";
-import type { CloudflareRecord, RecordInput } from "./types.ts";
+import type { CloudflareRecord, RecordInput } from "./api-types.ts";
 
 /** A record as Cloudflare listed it, in DNS terms; an unreadable timestamp is left out. */
 export function fromCloudflare(record: CloudflareRecord): DnsRecord {

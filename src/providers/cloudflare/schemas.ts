@@ -3,7 +3,7 @@
  * dynip sees it, so a proxy's error page or a changed API becomes a clear error, not a TypeError.
  */
 import * as v from "valibot";
-import type { CloudflareErrorDetail } from "./errors.ts";
+import type { CloudflareErrorDetail } from "./api-errors.ts";
 
 const ErrorDetailSchema: v.GenericSchema<CloudflareErrorDetail> = v.object({
   code: v.number(),

@@ -2,8 +2,8 @@
 import { apexRefusal } from "../../config/fields.ts";
 import { DynipError } from "../../errors.ts";
 import { log } from "../../observe/log.ts";
+import { CloudflareApiError, isAuthFailure } from "./api-errors.ts";
 import type { CloudflareClient } from "./client.ts";
-import { CloudflareApiError, isAuthFailure } from "./errors.ts";
 
 export interface ZoneOptions {
   /** CF_ZONE_ID: every managed domain is in this zone, and no lookup is made. */

@@ -5,7 +5,7 @@ export type Cidr = [IPv4 | IPv6, number];
 
 /**
  * What one detection source reported. A source that failed is not a source that found
- * nothing: after a failure the records it could have produced are left alone (SPEC §2).
+ * nothing: after a failure the records it could have produced are left alone (docs/detection.md, "Failed sources").
  */
 export type SourceResult =
   | { ok: true; source: string; addresses: string[] }

@@ -7,8 +7,7 @@ import * as v from "valibot";
 import { AnswerTooLargeError, readBounded } from "../../bounded-read.ts";
 import { log, redact, registerSecret } from "../../observe/log.ts";
 import type { Lifecycle } from "../provider.ts";
-import { apiError } from "./api-error.ts";
-import { CloudflareNetworkError, CloudflareResponseError } from "./errors.ts";
+import { apiError, CloudflareNetworkError, CloudflareResponseError } from "./api-errors.ts";
 import { backoffDelay, isRetryableStatus, parseRetryAfter } from "./retry.ts";
 import { describeIssues, type Envelope, EnvelopeSchema, withShallowChains } from "./schemas.ts";
 
