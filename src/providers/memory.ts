@@ -21,6 +21,13 @@ export interface MemoryOptions {
    * changes the records here, between a read and a write.
    */
   beforeApply?: (changes: readonly Change[]) => void;
+  /** Called after each readDomain: another writer acting between a read and what follows it. */
+  afterRead?: (domain: string) => void;
+  /**
+   * Makes readDomain behave like a read in several parts (atomic: false) that missed the
+   * records this returns true for, as offset paging can while records move.
+   */
+  missed?: (record: DnsRecord) => boolean;
 }
 
 /** The state a test looks at and changes behind the engine's back. */
@@ -126,11 +133,14 @@ export function createMemoryProvider(options: MemoryOptions = {}): Provider & Me
       requests.reads++;
       const now = clock();
       const lower = domain.toLowerCase();
-      const records = [...store.values()].filter((r) => domainOf(r.name, [lower]) === lower);
+      const records = [...store.values()].filter(
+        (r) => domainOf(r.name, [lower]) === lower && !options.missed?.(r),
+      );
+      options.afterRead?.(lower);
       return {
         records: records.map((r) => ({ ...r })),
         ...(now === undefined ? {} : { now }),
-        atomic: true,
+        atomic: options.missed === undefined,
       };
     },
 

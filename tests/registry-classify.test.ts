@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { DnsRecord } from "../src/dns/record.ts";
-import { classify, type Entry } from "../src/registry/classify.ts";
+import { classify, type Entry, indexDomain } from "../src/registry/classify.ts";
 import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import { makeRecords } from "./support/records.ts";
 
@@ -296,4 +296,43 @@ test("entries: A before AAAA, each in numeric address order", () => {
     "AAAA 2001:db8::10",
     "AAAA fd00::1",
   ]);
+});
+
+describe("indexDomain: what is dynip's to judge, by address", () => {
+  const at = (index: ReturnType<typeof indexDomain>) => ({
+    addresses: Object.fromEntries([...index.addresses].map(([ip, list]) => [ip, list.length])),
+    heartbeats: Object.fromEntries([...index.heartbeats].map(([ip, list]) => [ip, list.length])),
+  });
+  test.each([
+    ["an address", [address("10.0.0.1")], { addresses: { "10.0.0.1": 1 }, heartbeats: {} }],
+    [
+      "an uncompressed IPv6 address, by its canonical form",
+      [record(D, "AAAA", "fd00:0:0:0:0:0:0:1")],
+      { addresses: { "fd00::1": 1 }, heartbeats: {} },
+    ],
+    [
+      "a heartbeat and an unparsable TXT at its name",
+      [heartbeat("10.0.0.1", 60), garbage("10.0.0.1")],
+      { addresses: {}, heartbeats: { "10.0.0.1": 2 } },
+    ],
+    [
+      "duplicates stay apart",
+      [address("10.0.0.1"), address("10.0.0.1")],
+      { addresses: { "10.0.0.1": 2 }, heartbeats: {} },
+    ],
+    [
+      "an A holding an IPv6 address",
+      [record(D, "A", "fd00::1")],
+      { addresses: {}, heartbeats: {} },
+    ],
+    ["a TXT at the domain", [record(D, "TXT", '"v=spf1 -all"')], { addresses: {}, heartbeats: {} }],
+    [
+      "an A at a heartbeat name",
+      [record(heartbeatName("10.0.0.1", D), "A", "10.0.0.1")],
+      { addresses: {}, heartbeats: {} },
+    ],
+    ["a look-alike", [record(`x${D}`, "A", "10.0.0.1")], { addresses: {}, heartbeats: {} }],
+  ] as [string, DnsRecord[], ReturnType<typeof at>][])("%s", (_, records, expected) => {
+    expect(at(indexDomain(D, records))).toEqual(expected);
+  });
 });

@@ -2,7 +2,9 @@ import { describe, expect, test } from "bun:test";
 import type { DnsRecord } from "../src/dns/record.ts";
 import {
   canonicalIp,
+  domainOf,
   formatHeartbeat,
+  HEARTBEAT_NAME_OVERHEAD,
   heartbeatAge,
   heartbeatName,
   isValidInstanceId,
@@ -197,5 +199,32 @@ describe("heartbeat age", () => {
 
   test("unknown when neither is readable", () => {
     expect(heartbeatAge(record("garbage"), 1699564900)).toBeUndefined();
+  });
+});
+
+describe("which managed domain a name belongs to", () => {
+  const domains = [D, "all.example.com"];
+  test.each([
+    ["the domain itself", D, D],
+    ["in another case", "Internal.EXAMPLE.com", D],
+    ["a heartbeat name one label below", heartbeatName("10.0.0.1", D), D],
+    ["any heartbeat-prefixed label (judged later)", `_heartbeat-x.${D}`, D],
+    ["a second managed domain", heartbeatName("fd00::1", "all.example.com"), "all.example.com"],
+    ["a look-alike", `x${D}`, undefined],
+    ["a plain label below", `www.${D}`, undefined],
+    ["a heartbeat two labels below", `_heartbeat-10-0-0-1.sub.${D}`, undefined],
+    ["the parent zone", "example.com", undefined],
+    ["a heartbeat of the parent zone", "_heartbeat-10-0-0-1.example.com", undefined],
+  ])("%s: %s -> %p", (_, name, expected) => {
+    expect(domainOf(name, domains)).toBe(expected);
+  });
+});
+
+describe("the longest heartbeat name", () => {
+  test.each([
+    ["ipv4", "255.255.255.255"],
+    ["ipv6", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"],
+  ] as const)("%s: the overhead is exactly what the longest address adds", (family, ip) => {
+    expect(heartbeatName(ip, D).length - D.length).toBe(HEARTBEAT_NAME_OVERHEAD[family]);
   });
 });

@@ -1,0 +1,369 @@
+/**
+ * The updater's loop in process, on the memory provider: what a pass reads and writes, the
+ * record cache, re-reading and re-planning after a race, prerequisites that keep a sharer's
+ * address, confirming withdrawals after a read that may have missed a record, dry runs, and
+ * deregistration. The batch fallback runs against the fake Cloudflare API.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { loadConfig } from "../src/config/load.ts";
+import type { Detection } from "../src/detect/source-types.ts";
+import type { DnsRecord, RecordData } from "../src/dns/record.ts";
+import { FULL_READ_EVERY } from "../src/engine/record-cache.ts";
+import { createUpdater } from "../src/engine/updater.ts";
+import { DynipError } from "../src/errors.ts";
+import { configureLogger } from "../src/observe/log.ts";
+import type { Change } from "../src/plan/changes.ts";
+import { createCloudflareClient } from "../src/providers/cloudflare/client.ts";
+import { createCloudflareProvider } from "../src/providers/cloudflare/cloudflare.ts";
+import { createDryRun } from "../src/providers/dry-run.ts";
+import { createMemoryProvider, type MemoryOptions } from "../src/providers/memory.ts";
+import type { Provider } from "../src/providers/provider.ts";
+import { formatHeartbeat, heartbeatName, parseHeartbeat } from "../src/registry/heartbeat.ts";
+import {
+  batchRequests,
+  type FakeCloudflare,
+  startFakeCloudflare,
+} from "./support/fake-cloudflare.ts";
+
+const D = "internal.example.com";
+const ME = "web-01";
+const OTHER = "web-02";
+const T0 = 1_700_000_000;
+
+beforeEach(() => configureLogger({ level: "silent", format: "pretty" }));
+
+const config = loadConfig({
+  env: { INTERNAL_DOMAIN: D, INSTANCE_ID: ME, CF_API_TOKEN: "unused-in-memory" },
+});
+
+/** A detection that finds `addresses` internally and nothing else. */
+function detection(addresses: string[]): Detection {
+  return {
+    internal: { ok: true, source: "static", addresses },
+    ipv4: { ok: true, source: "none", addresses: [] },
+    ipv6: { ok: true, source: "none", addresses: [] },
+  };
+}
+
+/** A memory zone whose clock the test moves, an updater of ME on it, and what it detects. */
+function setup(options: MemoryOptions = {}, addresses = ["10.0.0.1"]) {
+  const clock = { now: T0 };
+  const memory = createMemoryProvider({ clock: () => clock.now, ...options });
+  const found = { addresses };
+  const updater = createUpdater({
+    config,
+    provider: memory,
+    detect: async () => detection(found.addresses),
+    now: () => clock.now,
+  });
+  return { clock, memory, found, updater };
+}
+
+const heartbeatOf = (ip: string, owner: string, at: number): RecordData => ({
+  name: heartbeatName(ip, D),
+  type: "TXT",
+  content: formatHeartbeat(at, owner),
+  ttl: 300,
+});
+
+const owners = (records: DnsRecord[]) =>
+  records.flatMap((r) => (r.type === "TXT" ? [parseHeartbeat(r.content)?.instanceId] : [])).sort();
+const addressesIn = (records: DnsRecord[]) =>
+  records
+    .filter((r) => r.type === "A")
+    .map((r) => r.content)
+    .sort();
+
+describe("a pass", () => {
+  test("publishes the heartbeat and the address in one write, and says what it did", async () => {
+    const { memory, updater } = setup();
+    const result = await updater.pass();
+    expect(result).toMatchObject({ ok: true, changed: 2, refreshed: 0 });
+    expect(result.changes.map((c) => `${c.kind} ${c.record.type}`)).toEqual([
+      "create TXT",
+      "create A",
+    ]);
+    expect(addressesIn(memory.records())).toEqual(["10.0.0.1"]);
+    expect(owners(memory.records())).toEqual([ME]);
+    expect(memory.requests).toEqual({ reads: 1, heartbeatReads: 0, applies: 1 });
+  });
+
+  test("a failed source keeps what it could have produced, and the pass is not ok", async () => {
+    const { memory, updater } = setup();
+    await updater.pass();
+    const failing = createUpdater({
+      config,
+      provider: memory,
+      detect: async () => ({
+        ...detection([]),
+        internal: { ok: false, source: "interfaces", error: "boom" },
+      }),
+      now: () => T0 + 60,
+    });
+    const result = await failing.pass();
+    expect(result.ok).toBe(false);
+    expect(result.changes).toEqual([]);
+    expect(addressesIn(memory.records())).toEqual(["10.0.0.1"]);
+  });
+});
+
+describe("the record cache", () => {
+  test("refresh-only passes plan from the cache: one write each, a full read every 12 passes", async () => {
+    const { clock, memory, updater } = setup();
+    await updater.pass();
+    // After a pass that changed records, the next one reads again.
+    clock.now += 60;
+    await updater.pass();
+    expect(memory.requests.reads).toBe(2);
+    for (let pass = 1; pass <= FULL_READ_EVERY; pass++) {
+      clock.now += 60;
+      const result = await updater.pass();
+      expect(result).toMatchObject({ changed: 0, refreshed: 1 });
+    }
+    // 12 passes from the cache after the read, then one full read again.
+    expect(memory.requests.reads).toBe(3);
+    expect(memory.requests.applies).toBe(2 + FULL_READ_EVERY);
+    expect(memory.records().find((r) => r.type === "TXT")?.content).toBe(
+      formatHeartbeat(clock.now, ME),
+    );
+  });
+
+  test("a plan that changes records reads afresh before writing", async () => {
+    const { clock, memory, found, updater } = setup();
+    await updater.pass();
+    clock.now += 60;
+    await updater.pass(); // read again after the change, then cached
+    const reads = memory.requests.reads;
+    found.addresses = ["10.0.0.2"];
+    clock.now += 60;
+    const result = await updater.pass();
+    expect(memory.requests.reads).toBe(reads + 1);
+    expect(result.changes.map((c) => `${c.kind} ${c.record.type} ${c.record.content}`)).toEqual([
+      "delete A 10.0.0.1",
+      `delete TXT ${formatHeartbeat(T0 + 60, ME)}`,
+      `create TXT ${formatHeartbeat(clock.now, ME)}`,
+      "create A 10.0.0.2",
+    ]);
+    expect(addressesIn(memory.records())).toEqual(["10.0.0.2"]);
+  });
+
+  test("a record deleted behind the cache's back: the refresh races, the pass re-reads and writes it again", async () => {
+    const { clock, memory, updater } = setup();
+    await updater.pass();
+    clock.now += 60;
+    await updater.pass(); // now cached
+    const beat = memory.records().find((r) => r.type === "TXT") as DnsRecord;
+    memory.remove(beat.ref);
+    clock.now += 60;
+    const result = await updater.pass();
+    expect(result.changes.map((c) => `${c.kind} ${c.record.type}`)).toEqual(["create TXT"]);
+    expect(owners(memory.records())).toEqual([ME]);
+    expect(memory.requests.applies).toBe(4); // the refused refresh, then the create
+  });
+});
+
+describe("races", () => {
+  test("another writer between read and write: re-read and re-planned, at most three attempts", async () => {
+    let attempt = 0;
+    const { clock, memory, updater } = setup({
+      beforeApply: () => {
+        attempt++;
+        // Another host publishes the same address first, then the same heartbeat content.
+        if (attempt === 1) memory.put({ name: D, type: "A", content: "10.0.0.1", ttl: 300 });
+        if (attempt === 2) memory.put(heartbeatOf("10.0.0.1", ME, clock.now));
+      },
+    });
+    const result = await updater.pass();
+    expect(memory.requests.reads).toBe(3);
+    expect(result.changes.map((c) => `${c.kind} ${c.record.type}`)).toEqual(["replace TXT"]);
+    expect(addressesIn(memory.records())).toEqual(["10.0.0.1"]);
+    expect(owners(memory.records())).toEqual([ME]);
+  });
+
+  test("a writer that never stops: the pass gives up after three attempts", async () => {
+    const { memory, updater } = setup({
+      // Whatever this host is about to do, another writer has just done or undone it.
+      beforeApply: (changes) => {
+        for (const change of changes) {
+          if (change.kind === "create") memory.put(change.record);
+          else memory.remove(change.kind === "replace" ? change.before.ref : change.record.ref);
+        }
+      },
+    });
+    const error = await updater.pass().catch((e: Error) => e);
+    expect(error).toBeInstanceOf(DynipError);
+    expect(String(error)).toContain("gave up after 3 attempts");
+    expect(memory.requests.applies).toBe(3);
+  });
+
+  /**
+   * This host withdraws 10.0.0.1 while another host starts sharing it between the read and
+   * the write. Returns what is left at the address.
+   */
+  async function sharerJoinsMidPass(conditional: boolean) {
+    const { clock, memory, found } = setup({ conditional });
+    const first = createUpdater({
+      config,
+      provider: memory,
+      detect: async () => detection(found.addresses),
+      now: () => clock.now,
+    });
+    await first.pass();
+    let joined = false;
+    const withdrawing = createUpdater({
+      config,
+      provider: {
+        ...memory,
+        apply: (changes, onApplied) => {
+          if (!joined) {
+            joined = true;
+            memory.put(heartbeatOf("10.0.0.1", OTHER, clock.now));
+          }
+          return memory.apply(changes, onApplied);
+        },
+      } as Provider,
+      detect: async () => detection([]),
+      now: () => clock.now,
+    });
+    clock.now += 60;
+    const result = await withdrawing.pass();
+    return { result, records: memory.records() };
+  }
+
+  test("a sharer that joins between read and withdrawal keeps the address (a prerequisite)", async () => {
+    const { result, records } = await sharerJoinsMidPass(true);
+    expect(addressesIn(records)).toEqual(["10.0.0.1"]);
+    expect(owners(records)).toEqual([OTHER]);
+    // The refused write was planned again from a fresh read: only this host's heartbeat goes.
+    expect(result.changes.map((c) => `${c.kind} ${c.record.type}`)).toEqual(["delete TXT"]);
+  });
+
+  test("without prerequisites the same moment costs the sharer its address until its next pass", async () => {
+    // Why conditional back ends are asked to keep `onlyIf`: Cloudflare cannot, and this is
+    // the window its confirming reads leave (docs/provider.md, "Prerequisites").
+    const { records } = await sharerJoinsMidPass(false);
+    expect(addressesIn(records)).toEqual([]);
+    expect(owners(records)).toEqual([OTHER]);
+  });
+});
+
+describe("withdrawals after a read in parts", () => {
+  test("a sharer's heartbeat the read missed is read again by name, and the address stays", async () => {
+    const seeded = [
+      { name: D, type: "A" as const, content: "10.0.0.1", ttl: 300, createdAt: T0, modifiedAt: T0 },
+      heartbeatOf("10.0.0.1", ME, T0),
+      heartbeatOf("10.0.0.1", OTHER, T0),
+    ];
+    const { memory, updater } = setup(
+      { records: seeded, missed: (r) => r.content.includes(OTHER) },
+      [],
+    );
+    const result = await updater.pass();
+    expect(memory.requests.heartbeatReads).toBe(1);
+    expect(result.changes.map((c) => `${c.kind} ${c.record.type}`)).toEqual(["delete TXT"]);
+    expect(addressesIn(memory.records())).toEqual(["10.0.0.1"]);
+    expect(owners(memory.records())).toEqual([OTHER]);
+  });
+
+  test("with nobody else there, the address goes after the confirming read", async () => {
+    const seeded = [
+      { name: D, type: "A" as const, content: "10.0.0.1", ttl: 300, createdAt: T0, modifiedAt: T0 },
+      heartbeatOf("10.0.0.1", ME, T0),
+    ];
+    const { memory, updater } = setup({ records: seeded, missed: () => false }, []);
+    await updater.pass();
+    expect(memory.requests.heartbeatReads).toBe(1);
+    expect(memory.records()).toEqual([]);
+  });
+});
+
+describe("dry run and deregistration", () => {
+  test("a dry run reads, prints what it would write, and writes nothing", async () => {
+    const memory = createMemoryProvider({ clock: () => T0 });
+    const lines: string[] = [];
+    const updater = createUpdater({
+      config,
+      provider: createDryRun(memory, (line) => lines.push(line)),
+      detect: async () => detection(["10.0.0.1"]),
+      now: () => T0,
+      preview: (line) => lines.push(line),
+    });
+    const result = await updater.pass();
+    expect(result.changed).toBe(2);
+    expect(memory.records()).toEqual([]);
+    expect(memory.requests).toEqual({ reads: 1, heartbeatReads: 0, applies: 0 });
+    expect(lines).toEqual([
+      "detected internal (static): 10.0.0.1",
+      "detected ipv4 (none): no address",
+      "detected ipv6 (none): no address",
+      `would create TXT ${heartbeatName("10.0.0.1", D)} ${formatHeartbeat(T0, ME)} (heartbeat for 10.0.0.1)`,
+      `would create A ${D} 10.0.0.1 (new address 10.0.0.1)`,
+    ]);
+  });
+
+  test("deregistration deletes this instance's records and leaves a sharer's address", async () => {
+    const { clock, memory, updater } = setup({}, ["10.0.0.1", "10.0.0.2"]);
+    await updater.pass();
+    memory.put(heartbeatOf("10.0.0.2", OTHER, clock.now));
+    expect(await updater.deregister()).toBe(3);
+    expect(addressesIn(memory.records())).toEqual(["10.0.0.2"]);
+    expect(owners(memory.records())).toEqual([OTHER]);
+  });
+});
+
+describe("the batch fallback, against the fake Cloudflare API", () => {
+  let fake: FakeCloudflare;
+  beforeEach(async () => {
+    fake = await startFakeCloudflare();
+  });
+  afterEach(async () => {
+    expect(fake.schemaViolations).toEqual([]);
+    await fake.stop();
+  });
+
+  test("a refused batch endpoint: one request per change, and the batch is not asked again", async () => {
+    fake.inject({
+      method: "POST",
+      path: /\/batch$/,
+      times: Infinity,
+      fault: { kind: "status", status: 405 },
+    });
+    const client = createCloudflareClient({
+      apiUrl: fake.url,
+      token: fake.token,
+      timeoutMs: 2000,
+      batchSize: 200,
+      retries: 0,
+    });
+    const provider = createCloudflareProvider({
+      client,
+      domains: [D],
+      zoneId: fake.zone.id,
+      allowApex: false,
+      ttl: 120,
+      proxied: false,
+    });
+    const applied: Change[] = [];
+    const updater = createUpdater({
+      config,
+      provider: {
+        ...provider,
+        apply: (changes, onApplied) =>
+          provider.apply(changes, (landed, written) => {
+            applied.push(...landed);
+            onApplied?.(landed, written);
+          }),
+      },
+      detect: async () => detection(["10.0.0.1"]),
+      now: () => Math.floor(fake.clock.now() / 1000),
+    });
+    await updater.pass();
+    expect(applied.map((c) => c.kind)).toEqual(["create", "create"]);
+    expect(fake.records().map((r) => r.type)).toEqual(["TXT", "A"]);
+    fake.clock.advance(60_000);
+    await updater.pass();
+    expect(batchRequests(fake)).toHaveLength(1);
+    const patches = fake.requests.filter((r) => r.method === "PATCH");
+    expect(patches).toHaveLength(1);
+  });
+});
