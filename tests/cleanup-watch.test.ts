@@ -6,10 +6,9 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { createCleaner } from "../src/engine/cleaner.ts";
 import { configureLogger } from "../src/observe/log.ts";
-import { createCloudflareClient } from "../src/providers/cloudflare/client.ts";
-import { createCloudflareProvider } from "../src/providers/cloudflare/cloudflare.ts";
 import { formatHeartbeat, heartbeatName } from "../src/registry/heartbeat.ts";
 import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
+import { cloudflareOnFake } from "./support/providers.ts";
 import { iso } from "./support/records.ts";
 
 const D = "internal.example.com";
@@ -39,22 +38,8 @@ test("a silent domain goes only after the watch outlasts the hold, and a failed 
     });
   }
   let ms = 0;
-  const client = createCloudflareClient({
-    apiUrl: fake.url,
-    token: fake.token,
-    timeoutMs: 2000,
-    batchSize: 200,
-    retries: 0,
-  });
   const cleaner = createCleaner({
-    provider: createCloudflareProvider({
-      client,
-      domains: [D],
-      zoneId: fake.zone.id,
-      allowApex: false,
-      ttl: 120,
-      proxied: false,
-    }),
+    provider: cloudflareOnFake(fake, D),
     domains: [D],
     thresholdSeconds: THRESHOLD,
     maxDeleteRatio: 0.5,

@@ -13,8 +13,6 @@ import { createUpdater } from "../src/engine/updater.ts";
 import { DynipError } from "../src/errors.ts";
 import { configureLogger } from "../src/observe/log.ts";
 import type { Change } from "../src/plan/changes.ts";
-import { createCloudflareClient } from "../src/providers/cloudflare/client.ts";
-import { createCloudflareProvider } from "../src/providers/cloudflare/cloudflare.ts";
 import { createDryRun } from "../src/providers/dry-run.ts";
 import { createMemoryProvider, type MemoryOptions } from "../src/providers/memory.ts";
 import type { Provider } from "../src/providers/provider.ts";
@@ -24,6 +22,7 @@ import {
   type FakeCloudflare,
   startFakeCloudflare,
 } from "./support/fake-cloudflare.ts";
+import { cloudflareOnFake } from "./support/providers.ts";
 
 const D = "internal.example.com";
 const ME = "web-01";
@@ -328,21 +327,7 @@ describe("the batch fallback, against the fake Cloudflare API", () => {
       times: Infinity,
       fault: { kind: "status", status: 405 },
     });
-    const client = createCloudflareClient({
-      apiUrl: fake.url,
-      token: fake.token,
-      timeoutMs: 2000,
-      batchSize: 200,
-      retries: 0,
-    });
-    const provider = createCloudflareProvider({
-      client,
-      domains: [D],
-      zoneId: fake.zone.id,
-      allowApex: false,
-      ttl: 120,
-      proxied: false,
-    });
+    const provider = cloudflareOnFake(fake, D);
     const applied: Change[] = [];
     const updater = createUpdater({
       config,

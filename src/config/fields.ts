@@ -44,6 +44,7 @@ export function integer(expected: string, accept: (n: number) => boolean) {
   );
 }
 
+/** A check that a number lies in [min, max], both included; for v.check. */
 export const range = (min: number, max: number) => (n: number) => n >= min && n <= max;
 
 /** A share from 0 to 1 as a plain decimal (`0.5`, `.25`, `1`); no exponents or percent signs. */
@@ -179,6 +180,11 @@ export const cidrList = parsed((text, addIssue) => {
 const GLOB = /^[\x21-\x7e]+$/;
 const GLOB_FORBIDDEN = /[/,{}\\]/;
 
+/**
+ * A comma list of interface-name globs (`eth*`, `en?0`): printable ASCII without `/`, `,`,
+ * braces or backslashes; with `noneMeansEmpty`, `none` is the empty list. A schema for the
+ * raw string; its output keeps the given order.
+ */
 export function globList(options: { noneMeansEmpty: boolean }) {
   return parsed((text, addIssue) => {
     if (options.noneMeansEmpty && text.toLowerCase() === "none") return [];
@@ -278,6 +284,11 @@ function splitSource(text: string): { kind: string; rest: string | undefined } {
   return { kind: text.slice(0, colon).toLowerCase(), rest: text.slice(colon + 1).trim() };
 }
 
+/**
+ * EXTERNAL_IPV4_SOURCE or EXTERNAL_IPV6_SOURCE (docs/detection.md, "Sources"): `auto`,
+ * `interfaces`, `http`, `none`, `url:<http(s) URL>` or `static:<addresses of the family>`. A
+ * schema for the raw string; its issues name the value that is wrong.
+ */
 export function externalSource(family: "ipv4" | "ipv6") {
   return parsed((text, addIssue): ExternalSource => {
     const { kind, rest } = splitSource(text);

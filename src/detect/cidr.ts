@@ -22,6 +22,7 @@ export function canonical(ip: string): string {
   return format(parsed);
 }
 
+/** The one text form of a parsed address: dotted quad, or RFC 5952 for IPv6. */
 export function format(ip: IPv4 | IPv6): string {
   return ip instanceof ipaddr.IPv6 ? ip.toRFC5952String() : ip.toString();
 }
@@ -51,10 +52,12 @@ export function recordTypeOf(ip: string): "A" | "AAAA" {
   return ip.includes(":") ? "AAAA" : "A";
 }
 
+/** "ipv4" or "ipv6" for an address in text; undefined for anything else. */
 export function familyOf(ip: string): Family | undefined {
   return parseAddress(ip)?.kind();
 }
 
+/** "IPv4" or "IPv6", for messages. */
 export function familyName(family: Family): string {
   return family === "ipv4" ? "IPv4" : "IPv6";
 }

@@ -56,6 +56,11 @@ export async function probeHealth(
   return body;
 }
 
+/**
+ * Serves `GET /healthz` and `GET /metrics` on `options.port` (0: any free port) at
+ * `options.hostname` (default 0.0.0.0) until `stop()` (docs/operations.md, "Health and
+ * metrics"). Throws when the port cannot be bound.
+ */
 export function startHealthServer(options: HealthOptions): HealthServer {
   const now = options.now ?? Date.now;
   const hostname = options.hostname ?? "0.0.0.0";

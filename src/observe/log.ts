@@ -9,10 +9,12 @@ const LEVELS: Record<LogLevelName, number> = { silent: -999, error: 0, warn: 1, 
 /** Secrets registered here are replaced in every log line, whatever the format or level. */
 const secrets = new Set<string>();
 
+/** From now on `secret` (non-empty) is replaced by `[redacted]` in every log line and redact(). */
 export function registerSecret(secret: string): void {
   if (secret.length > 0) secrets.add(secret);
 }
 
+/** `text` with every registered secret replaced by `[redacted]`. */
 export function redact(text: string): string {
   let out = text;
   for (const secret of secrets) out = out.split(secret).join("[redacted]");
@@ -90,6 +92,7 @@ const prettyReporter: ConsolaReporter = {
 /** The one logger. Everything goes to stderr so stdout stays free for documents (`--json`). */
 export const log = createConsola({ level: LEVELS.info, reporters: [prettyReporter] });
 
+/** Sets the level and the format (`pretty` or one JSON object per line) of every later line. */
 export function configureLogger(options: { level: LogLevelName; format: LogFormat }): void {
   log.level = LEVELS[options.level];
   log.setReporters([options.format === "json" ? jsonReporter : prettyReporter]);

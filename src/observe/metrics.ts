@@ -37,6 +37,7 @@ interface MetricFamily {
   samples: Map<string, number>;
 }
 
+/** Fresh counters, every series present from the start at 0. */
 export function createMetrics(): Metrics {
   const cycles = family("dynip_cleanup_cycles_total", "counter", "Cleanup cycles by result.");
   const deleted = family("dynip_records_deleted_total", "counter", "DNS records deleted by type.");

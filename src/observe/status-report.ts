@@ -103,6 +103,7 @@ export function needsAttention(report: StatusReport): boolean {
   );
 }
 
+/** `45s`, `3m05s`, `2h07m`, `3d4h` (rounded, negative as 0); `-` for null. */
 export function formatAge(seconds: number | null): string {
   if (seconds === null) return "-";
   const s = Math.max(0, Math.round(seconds));

@@ -45,6 +45,12 @@ const SETTINGS: Record<DetectionKind, string> = {
   ipv6: "EXTERNAL_IPV6_SOURCE",
 };
 
+/**
+ * The desired set of a pass: one entry per distinct managed domain (lower-case; a name set for
+ * several roles is planned once, fed by all of them), in the order internal, external, ipv6,
+ * combined. Addresses come from the detections that worked; each failed one adds a Protection
+ * (docs/detection.md, "Failed sources"). Pure; never throws.
+ */
 export function buildDesired(
   detection: Detection,
   domains: ManagedDomains,

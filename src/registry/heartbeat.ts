@@ -36,6 +36,7 @@ export interface Heartbeat {
   instanceId: string;
 }
 
+/** True for an instance id dynip may write into a heartbeat (docs/records.md, "Instance ids"). */
 export function isValidInstanceId(id: string): boolean {
   return INSTANCE_ID.test(id);
 }

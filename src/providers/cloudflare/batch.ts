@@ -1,6 +1,7 @@
 /** Splitting a batch into requests Cloudflare accepts, and the request bodies it validates. */
 import type { BatchOperations, BatchResult, RecordInput } from "./api-types.ts";
 
+/** Operations in a batch, over its four lists. */
 export function countOperations(ops: BatchOperations): number {
   return ops.deletes.length + ops.patches.length + ops.puts.length + ops.posts.length;
 }
@@ -35,6 +36,7 @@ function sliceBatch(ops: BatchOperations, from: number, to: number): BatchOperat
   };
 }
 
+/** The answers of a batch's chunks as one, each list in chunk order. */
 export function mergeBatchResults(results: BatchResult[]): BatchResult {
   return {
     deletes: results.flatMap((r) => r.deletes),

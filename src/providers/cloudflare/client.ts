@@ -137,6 +137,11 @@ const FILTER_PARAMS = {
   match: "match",
 } as const satisfies Record<keyof ListFilter, string>;
 
+/**
+ * A Cloudflare API client over createTransport (see ClientOptions for units and defaults).
+ * Throws a RangeError at once for a `batchSize` that is not a positive integer; its methods
+ * throw the transport's errors, and ListingChangedError from listRecords.
+ */
 export function createCloudflareClient(options: ClientOptions): CloudflareClient {
   if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
     throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);

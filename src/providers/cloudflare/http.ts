@@ -77,6 +77,15 @@ type Outcome =
   | { kind: "oversized"; status: number; headers: Headers }
   | { kind: "no-answer"; reason: string };
 
+/**
+ * The HTTP layer under the client: one `send` per API request, with the token as a bearer
+ * (registered as a secret), a timeout per attempt (`timeoutMs`, body included), bodies read up
+ * to `maxAnswerBytes`, retries on no answer, 408, 429 and 5xx with jittered exponential backoff
+ * or `Retry-After` (up to `maxRetryAfterMs`, none after `maxElapsedMs` or a stop), and the
+ * envelope checked against the answer's schema. `send` resolves with the envelope's result and
+ * its paging and `Date`; it throws CloudflareApiError (an error envelope or status),
+ * CloudflareResponseError (not an envelope, too large) or CloudflareNetworkError (no answer).
+ */
 export function createTransport(options: TransportOptions): Transport {
   if (options.token) registerSecret(options.token);
   // ofetch sends one attempt; retries are ours. Its own retry reuses the first attempt's aborted

@@ -28,6 +28,7 @@ export interface Zones {
   checkApex(domains: readonly string[]): Promise<void>;
 }
 
+/** Zones of the managed domains for one process; lookups are remembered by the client. */
 export function createZones(client: CloudflareClient, options: ZoneOptions): Zones {
   const checked = new Set<string>();
   return {
