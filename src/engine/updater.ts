@@ -20,7 +20,7 @@ import {
   type UpdatePlanInput,
   withdrawAll,
 } from "../plan/update-plan.ts";
-import type { Provider } from "../providers/provider.ts";
+import type { Applied, Provider } from "../providers/provider.ts";
 import { canonicalIp, domainOf, heartbeatName } from "../registry/heartbeat.ts";
 import { createOwnWrites } from "./own-writes.ts";
 import { RACE_ATTEMPTS, retryRaces } from "./races.ts";
@@ -51,24 +51,6 @@ export interface PassResult {
   changes: Change[];
 }
 
-/** A read of every managed domain. */
-interface DomainsRead {
-  records: RecordsByDomain;
-  /** Domains read as one consistent snapshot; the others may have missed a moved record. */
-  atomic: Set<string>;
-}
-
-/** A plan and what it leaves alone but someone should know. */
-interface Planned {
-  changes: Change[];
-  /** Hosts sharing this INSTANCE_ID: their records are kept, and the pass warns. */
-  conflicts: Conflict[];
-  /** Shared address records whose settings differ from this host's: left, and warned about. */
-  drifts: Drift[];
-  /** The records the plan rests on. */
-  records: RecordsByDomain;
-}
-
 /**
  * The updater of one process. `pass()` runs one pass; `deregister()` deletes this instance's
  * records. Both throw the provider's errors (after RACE_ATTEMPTS races, a DynipError); what
@@ -81,48 +63,27 @@ export function createUpdater(deps: UpdaterDeps) {
   const cache = createRecordCache();
   const own = createOwnWrites(config.instanceId);
 
-  /** Every managed domain, one read each, all at once: a pass costs one round trip of latency. */
-  async function read(): Promise<DomainsRead> {
-    const reads = await Promise.all(
-      domains.map(async (d) => [d, await provider.readDomain(d, { tolerateMoves: true })] as const),
-    );
-    cache.wasRead();
-    for (const [, r] of reads) own.read(r.now);
-    return {
-      records: new Map(reads.map(([d, r]) => [d, r.records])),
-      atomic: new Set(reads.flatMap(([d, r]) => (r.atomic ? [d] : []))),
-    };
-  }
-
-  function plan(desired: DomainDesire[], records: RecordsByDomain, deregister: boolean): Planned {
-    const all = [...records.values()].flat();
-    const input: UpdatePlanInput = {
+  /** The plan for `desired` against `records`, as this instance, now. */
+  function plan(desired: DomainDesire[], records: RecordsByDomain, deregister: boolean) {
+    return planAgainst(
+      { config, provider, domains, now: deps.now(), own },
       desired,
-      records: all,
-      instanceId: config.instanceId,
-      now: deps.now(),
-      ttl: config.ttl,
-      style: provider.style,
-      ...(config.comment ? { comment: config.comment } : {}),
-      foreign: own.foreign(all),
-    };
-    return {
-      changes: deregister ? planDeregister({ ...input, domains }) : planUpdate(input),
-      conflicts: findConflicts(input),
-      drifts: deregister ? [] : findDrifts(input),
       records,
-    };
+      deregister,
+    );
   }
 
-  /** Reads and plans, confirming the withdrawals a paged read suggests (see confirmWithdrawals). */
+  /** Reads every domain afresh and plans, confirming withdrawals a read in parts suggests. */
   async function readAndPlan(desired: DomainDesire[], deregister: boolean): Promise<Planned> {
-    const fresh = await read();
+    const fresh = await readDomains(provider, domains);
+    cache.wasRead();
+    for (const now of fresh.times) own.read(now);
     const first = plan(desired, fresh.records, deregister);
-    const records = await confirmWithdrawals(first.changes, fresh);
+    const records = await confirmWithdrawals(provider, domains, first.changes, fresh);
     return records === fresh.records ? first : plan(desired, records, deregister);
   }
 
-  /** The cache when it is fresh enough and the plan is only refreshes; otherwise a fresh read. */
+  /** From the cache when it is fresh enough and the plan only refreshes; else from a read. */
   async function planPass(desired: DomainDesire[]): Promise<Planned> {
     const cached = cache.current();
     if (cached) {
@@ -131,41 +92,6 @@ export function createUpdater(deps: UpdaterDeps) {
       log.debug("the plan changes records: re-reading the zone before writing");
     }
     return readAndPlan(desired, false);
-  }
-
-  /**
-   * A read in several parts may have missed a sharer's heartbeat that moved between them; an
-   * address is taken out of DNS only when no other host beats there, so before withdrawing one
-   * from such a domain, its heartbeat names are read again, each as one snapshot, and those
-   * replace what the first read said about them. Returns the records to plan with (the same
-   * object when nothing needed reading). Throws a DynipError when a name cannot be read whole.
-   */
-  async function confirmWithdrawals(
-    changes: Change[],
-    fresh: DomainsRead,
-  ): Promise<RecordsByDomain> {
-    const byDomain = new Map<string, string[]>();
-    for (const change of changes.filter(removesAddress)) {
-      const domain = domainOf(change.record.name, domains);
-      if (!domain || fresh.atomic.has(domain)) continue;
-      const ip = canonicalIp(change.record.content) ?? change.record.content;
-      byDomain.set(domain, [...(byDomain.get(domain) ?? []), ip]);
-    }
-    if (byDomain.size === 0) return fresh.records;
-    const records: RecordsByDomain = new Map(fresh.records);
-    for (const [domain, ips] of byDomain) {
-      const known = fresh.records.get(domain) ?? [];
-      const heartbeats = await provider.readHeartbeats(domain, ips, known);
-      if (heartbeats.unread.length > 0) {
-        throw new DynipError(
-          `the heartbeats of ${heartbeats.unread.join(", ")} at ${domain} cannot be read as one snapshot; not withdrawing`,
-        );
-      }
-      const names = new Set(ips.map((ip) => heartbeatName(ip, domain).toLowerCase()));
-      const others = known.filter((r) => !(r.type === "TXT" && names.has(r.name.toLowerCase())));
-      records.set(domain, [...others, ...[...heartbeats.byIp.values()].flat()]);
-    }
-    return records;
   }
 
   /** Each change as it lands: logged at once (a later failure cannot hide it) and remembered. */
@@ -177,42 +103,25 @@ export function createUpdater(deps: UpdaterDeps) {
     own.landed(changes, written);
   }
 
-  /** Applies the plan and returns the records after it. */
-  async function apply({ changes, records }: Planned): Promise<RecordsByDomain> {
-    own.sending(changes);
-    const applied = await provider.apply(changes, landed);
-    const gone = new Set([
-      ...applied.deleted,
-      ...changes.flatMap((c) => (c.kind === "replace" ? [c.before.ref] : [])),
-      ...applied.written.map((r) => r.ref),
-    ]);
-    const after: RecordsByDomain = new Map(
-      [...records].map(([d, list]) => [d, list.filter((r) => !gone.has(r.ref))]),
-    );
-    for (const r of applied.written) {
-      const d = domainOf(r.name, domains);
-      if (d) after.get(d)?.push(r);
-    }
-    return after;
-  }
-
   /**
    * Plans and writes until no other writer races it (retryRaces), warning once about the plan
    * that was applied, or the last one tried. Returns the changes applied.
    */
-  async function write(makePlan: () => Promise<Planned>): Promise<Change[]> {
+  function write(makePlan: () => Promise<Planned>): Promise<Change[]> {
     return retryRaces(
       async (attempt) => {
         const planned = await makePlan();
+        own.sending(planned.changes);
         try {
-          cache.store(await apply(planned), !planned.changes.every(isRefresh));
+          const applied = await provider.apply(planned.changes, landed);
+          cache.store(recordsAfter(planned, applied, domains), !planned.changes.every(isRefresh));
         } catch (error) {
           cache.clear();
           // Warned about once: now, unless another attempt follows.
-          if (!(error instanceof RaceError) || attempt === RACE_ATTEMPTS) warn(planned);
+          if (!(error instanceof RaceError) || attempt === RACE_ATTEMPTS) warn(planned, config);
           throw error;
         }
-        warn(planned);
+        warn(planned, config);
         return planned.changes;
       },
       {
@@ -226,50 +135,10 @@ export function createUpdater(deps: UpdaterDeps) {
     );
   }
 
-  /**
-   * What the plan leaves alone but someone should know, said every pass: hosts sharing this
-   * INSTANCE_ID (each keeps the other's records), and shared address records whose settings
-   * differ from this host's (only one writer rewrites them).
-   */
-  function warn({ conflicts, drifts }: Planned): void {
-    for (const c of conflicts) {
-      const kept = c.published ? "it stays published" : "this host does not withdraw it";
-      log.warn(
-        `instance id conflict: ${c.ip} at ${c.domain}: ${c.reason}; ${kept}. Another host uses ` +
-          `INSTANCE_ID=${config.instanceId}: give every host its own`,
-      );
-    }
-    for (const d of drifts) {
-      log.warn(
-        `${d.ip} at ${d.domain} differs from this host's CF_PROXIED/RECORD_TTL (${d.change}), ` +
-          `but ${d.writer}, which shares it, keeps its settings (the lowest INSTANCE_ID there ` +
-          "does): give the sharers the same settings",
-      );
-    }
-  }
-
-  /** What was detected, said before planning: printed in a preview, else logged at debug. */
-  async function detect(): Promise<{ detection: Detection; desired: DomainDesire[] }> {
-    const detection = await deps.detect();
-    for (const line of summarize(detection)) {
-      if (deps.preview) deps.preview(`detected ${line}`);
-      else log.debug(`detected ${line}`);
-    }
-    for (const f of failedSources(detection))
-      log.warn(`${f}; keeping the records it could have produced`);
-    const desired = buildDesired(
-      detection,
-      config.domains,
-      config.internalCidrs,
-      config.internalSource.kind === "static" ? config.internalSource.addresses : [],
-    );
-    for (const line of emptyDomains(detection, desired)) log.warn(line);
-    return { detection, desired };
-  }
-
   return {
     async pass(): Promise<PassResult> {
-      const { detection, desired } = await detect();
+      const detection = await detectAndSay(deps);
+      const desired = desiredFrom(detection, config);
       const changes = await write(() => planPass(desired));
       const refreshed = changes.filter(isRefresh).length;
       const changed = changes.length - refreshed;
@@ -289,4 +158,174 @@ export function createUpdater(deps: UpdaterDeps) {
       return changes.length;
     },
   };
+}
+
+/** A read of every managed domain. */
+interface DomainsRead {
+  records: RecordsByDomain;
+  /** Domains read as one consistent snapshot; the others may have missed a moved record. */
+  atomic: Set<string>;
+  /** The provider's time of each read that carried it, unix seconds. */
+  times: number[];
+}
+
+/** A plan and what it leaves alone but someone should know. */
+interface Planned {
+  changes: Change[];
+  /** Hosts sharing this INSTANCE_ID: their records are kept, and the pass warns. */
+  conflicts: Conflict[];
+  /** Shared address records whose settings differ from this host's: left, and warned about. */
+  drifts: Drift[];
+  /** The records the plan rests on. */
+  records: RecordsByDomain;
+}
+
+/** What `planAgainst` needs besides the desired set and the records. */
+interface PlanContext {
+  config: Config;
+  provider: Provider;
+  domains: string[];
+  /** Unix seconds on this host. */
+  now: number;
+  own: ReturnType<typeof createOwnWrites>;
+}
+
+/** Detects, and says what it found: printed in a preview, else logged at debug; failures warned. */
+async function detectAndSay(deps: UpdaterDeps): Promise<Detection> {
+  const detection = await deps.detect();
+  for (const line of summarize(detection)) {
+    if (deps.preview) deps.preview(`detected ${line}`);
+    else log.debug(`detected ${line}`);
+  }
+  for (const f of failedSources(detection)) {
+    log.warn(`${f}; keeping the records it could have produced`);
+  }
+  return detection;
+}
+
+/** The desired set of a pass; a domain that gets no address although nothing failed is warned about. */
+function desiredFrom(detection: Detection, config: Config): DomainDesire[] {
+  const staticInternal =
+    config.internalSource.kind === "static" ? config.internalSource.addresses : [];
+  const desired = buildDesired(detection, config.domains, config.internalCidrs, staticInternal);
+  for (const line of emptyDomains(detection, desired)) log.warn(line);
+  return desired;
+}
+
+/** Every managed domain, one read each, all at once: a pass costs one round trip of latency. */
+async function readDomains(provider: Provider, domains: string[]): Promise<DomainsRead> {
+  const reads = await Promise.all(
+    domains.map(async (d) => [d, await provider.readDomain(d, { tolerateMoves: true })] as const),
+  );
+  return {
+    records: new Map(reads.map(([d, r]) => [d, r.records])),
+    atomic: new Set(reads.flatMap(([d, r]) => (r.atomic ? [d] : []))),
+    times: reads.flatMap(([, r]) => (r.now === undefined ? [] : [r.now])),
+  };
+}
+
+/** The update (or deregistration) plan, with the conflicts and drifts it leaves alone. */
+function planAgainst(
+  context: PlanContext,
+  desired: DomainDesire[],
+  records: RecordsByDomain,
+  deregister: boolean,
+): Planned {
+  const { config, domains } = context;
+  const all = [...records.values()].flat();
+  const input: UpdatePlanInput = {
+    desired,
+    records: all,
+    instanceId: config.instanceId,
+    now: context.now,
+    ttl: config.ttl,
+    style: context.provider.style,
+    ...(config.comment ? { comment: config.comment } : {}),
+    foreign: context.own.foreign(all),
+  };
+  return {
+    changes: deregister ? planDeregister({ ...input, domains }) : planUpdate(input),
+    conflicts: findConflicts(input),
+    drifts: deregister ? [] : findDrifts(input),
+    records,
+  };
+}
+
+/**
+ * A read in several parts may have missed a sharer's heartbeat that moved between them; an
+ * address is taken out of DNS only when no other host beats there, so before withdrawing one
+ * from such a domain, its heartbeat names are read again, each as one snapshot, and those
+ * replace what the first read said about them. Returns the records to plan with (the same
+ * object when nothing needed reading). Throws a DynipError when a name cannot be read whole.
+ */
+async function confirmWithdrawals(
+  provider: Provider,
+  domains: string[],
+  changes: Change[],
+  read: DomainsRead,
+): Promise<RecordsByDomain> {
+  const byDomain = new Map<string, string[]>();
+  for (const change of changes.filter(removesAddress)) {
+    const domain = domainOf(change.record.name, domains);
+    if (!domain || read.atomic.has(domain)) continue;
+    const ip = canonicalIp(change.record.content) ?? change.record.content;
+    byDomain.set(domain, [...(byDomain.get(domain) ?? []), ip]);
+  }
+  if (byDomain.size === 0) return read.records;
+  const records: RecordsByDomain = new Map(read.records);
+  for (const [domain, ips] of byDomain) {
+    const known = read.records.get(domain) ?? [];
+    const heartbeats = await provider.readHeartbeats(domain, ips, known);
+    if (heartbeats.unread.length > 0) {
+      throw new DynipError(
+        `the heartbeats of ${heartbeats.unread.join(", ")} at ${domain} cannot be read as one snapshot; not withdrawing`,
+      );
+    }
+    const names = new Set(ips.map((ip) => heartbeatName(ip, domain).toLowerCase()));
+    const others = known.filter((r) => !(r.type === "TXT" && names.has(r.name.toLowerCase())));
+    records.set(domain, [...others, ...[...heartbeats.byIp.values()].flat()]);
+  }
+  return records;
+}
+
+/**
+ * The records after a plan landed whole: what it deleted or replaced is gone, what the
+ * provider wrote is there (a replaced record may come back under a new ref). Pure.
+ */
+function recordsAfter(planned: Planned, applied: Applied, domains: string[]): RecordsByDomain {
+  const gone = new Set([
+    ...applied.deleted,
+    ...planned.changes.flatMap((c) => (c.kind === "replace" ? [c.before.ref] : [])),
+    ...applied.written.map((r) => r.ref),
+  ]);
+  const after: RecordsByDomain = new Map(
+    [...planned.records].map(([d, list]) => [d, list.filter((r) => !gone.has(r.ref))]),
+  );
+  for (const r of applied.written) {
+    const d = domainOf(r.name, domains);
+    if (d) after.get(d)?.push(r);
+  }
+  return after;
+}
+
+/**
+ * What a plan leaves alone but someone should know, said every pass: hosts sharing this
+ * INSTANCE_ID (each keeps the other's records), and shared address records whose settings
+ * differ from this host's (only one writer rewrites them).
+ */
+function warn({ conflicts, drifts }: Planned, config: Config): void {
+  for (const c of conflicts) {
+    const kept = c.published ? "it stays published" : "this host does not withdraw it";
+    log.warn(
+      `instance id conflict: ${c.ip} at ${c.domain}: ${c.reason}; ${kept}. Another host uses ` +
+        `INSTANCE_ID=${config.instanceId}: give every host its own`,
+    );
+  }
+  for (const d of drifts) {
+    log.warn(
+      `${d.ip} at ${d.domain} differs from this host's CF_PROXIED/RECORD_TTL (${d.change}), ` +
+        `but ${d.writer}, which shares it, keeps its settings (the lowest INSTANCE_ID there ` +
+        "does): give the sharers the same settings",
+    );
+  }
 }
