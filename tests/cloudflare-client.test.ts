@@ -14,7 +14,7 @@ import {
   type ClientOptions,
   CloudflareQuotaError,
   createCloudflareClient,
-  type RequestInfo,
+  type HttpRequestInfo,
   zoneCandidates,
 } from "../src/providers/cloudflare/client.ts";
 import {
@@ -564,7 +564,9 @@ describe("retries and broken answers", () => {
   ] as const)("one %p is retried", async (fault, firstStatus) => {
     const fresh = await startFake();
     const seen: (number | null)[] = [];
-    const client = clientFor(fresh, { onRequest: (info: RequestInfo) => seen.push(info.status) });
+    const client = clientFor(fresh, {
+      onRequest: (info: HttpRequestInfo) => seen.push(info.status),
+    });
     fresh.seed({ name: "int.example.com", type: "A", content: "10.0.0.1" });
     fresh.inject({ times: 1, fault });
     const { records } = await client.listRecords(fresh.zone.id, { name: "int.example.com" });

@@ -8,6 +8,7 @@ import {
   heartbeatAge,
   heartbeatName,
   isValidInstanceId,
+  ownerOf,
   parseHeartbeat,
   parseHeartbeatName,
 } from "../src/registry/heartbeat.ts";
@@ -226,5 +227,17 @@ describe("the longest heartbeat name", () => {
     ["ipv6", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"],
   ] as const)("%s: the overhead is exactly what the longest address adds", (family, ip) => {
     expect(heartbeatName(ip, D).length - D.length).toBe(HEARTBEAT_NAME_OVERHEAD[family]);
+  });
+});
+
+describe("the owner of a record", () => {
+  test.each([
+    ["a quoted heartbeat", "TXT", '"1699564820,web-01"', "web-01"],
+    ["an unquoted heartbeat", "TXT", "1699564820,web-01", "web-01"],
+    ["TXT that is no heartbeat", "TXT", '"v=spf1 -all"', undefined],
+    ["a heartbeat's content in an A record", "A", '"1699564820,web-01"', undefined],
+    ["an address", "A", "10.0.0.1", undefined],
+  ])("%s", (_, type, content, owner) => {
+    expect(ownerOf({ type, content })).toBe(owner);
   });
 });

@@ -13,7 +13,7 @@ export const MAX_ENV_FILE_BYTES = 64 * 1024;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const BLANK = new Set([" ", "\t", "\r"]);
 
-type State =
+type ParserState =
   | "pre-key"
   | "key"
   | "pre-value"
@@ -35,7 +35,7 @@ type State =
  */
 export function parseEnvironmentFile(text: string): Map<string, string> {
   const out = new Map<string, string>();
-  let state: State = "pre-key";
+  let state: ParserState = "pre-key";
   let key = "";
   let value = "";
   /** Length of `value` without the unquoted blanks at its end. */

@@ -1,6 +1,6 @@
 import type { DnsRecord } from "../dns/record.ts";
 import type { Change } from "../plan/changes.ts";
-import { parseHeartbeat } from "../registry/heartbeat.ts";
+import { ownerOf } from "../registry/heartbeat.ts";
 
 /** Heartbeat contents sent lately that a long-lived updater remembers as its own. */
 const SENT_KEPT = 256;
@@ -34,7 +34,7 @@ export function createOwnWrites(instanceId: string) {
         if (c.kind === "replace") written.delete(c.before.ref);
       }
       for (const r of records) {
-        if (r.type === "TXT" && parseHeartbeat(r.content)?.instanceId === instanceId) {
+        if (ownerOf(r) === instanceId) {
           written.set(r.ref, r.content);
         }
       }
@@ -49,10 +49,9 @@ export function createOwnWrites(instanceId: string) {
       if (since === undefined) return refs;
       const known = new Set(written.values());
       for (const record of records) {
-        if (record.type !== "TXT" || written.get(record.ref) === record.content) continue;
+        if (ownerOf(record) !== instanceId || written.get(record.ref) === record.content) continue;
         // Sent, and no answer named the record that got it: this one, whose answer was lost.
         if (sent.has(record.content) && !known.has(record.content)) continue;
-        if (parseHeartbeat(record.content)?.instanceId !== instanceId) continue;
         if (record.modifiedAt !== undefined && record.modifiedAt > since) refs.add(record.ref);
       }
       return refs;

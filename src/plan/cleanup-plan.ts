@@ -1,6 +1,6 @@
 import type { DnsRecord } from "../dns/record.ts";
 import type { Entry } from "../registry/classify.ts";
-import { heartbeatName, parseHeartbeat } from "../registry/heartbeat.ts";
+import { heartbeatName, ownerOf } from "../registry/heartbeat.ts";
 import { type Change, stillAsRead } from "./changes.ts";
 
 /**
@@ -29,7 +29,7 @@ function label(entry: Entry, record: DnsRecord): string {
   if (entry.state === "orphan") return "orphan heartbeat";
   // A kept address loses only the heartbeats of hosts that shared it and died.
   if (entry.state === "fresh") {
-    return `expired heartbeat of ${parseHeartbeat(record.content)?.instanceId} beside fresh`;
+    return `expired heartbeat of ${ownerOf(record)} beside fresh`;
   }
   return `heartbeat of ${entry.state}`;
 }

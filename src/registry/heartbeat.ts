@@ -107,6 +107,15 @@ export function parseHeartbeat(content: string): Heartbeat | undefined {
 }
 
 /**
+ * The owner of a record: the instance id in a TXT record's parsable heartbeat content;
+ * undefined for any other record (another type, content that is no heartbeat). Only the
+ * content counts: where the record lives is judged by parseHeartbeatName.
+ */
+export function ownerOf(record: Pick<DnsRecord, "type" | "content">): string | undefined {
+  return record.type === "TXT" ? parseHeartbeat(record.content)?.instanceId : undefined;
+}
+
+/**
  * Age in seconds on the provider's clock: `now` (unix seconds) against the record's
  * `modifiedAt`, falling back to the timestamp in the content when the provider keeps no times
  * or sent an unreadable one. Undefined when neither is known. May be negative (clock skew).

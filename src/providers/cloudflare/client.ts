@@ -14,7 +14,7 @@ import type {
   RecordInput,
 } from "./api-types.ts";
 import { batchBody, chunkBatch, countOperations, mergeBatchResults, recordBody } from "./batch.ts";
-import { type Answer, createTransport, type RequestInfo, type Transport } from "./http.ts";
+import { type Answer, createTransport, type HttpRequestInfo, type Transport } from "./http.ts";
 import {
   BatchResultSchema,
   DeletedSchema,
@@ -26,7 +26,7 @@ import {
 } from "./schemas.ts";
 
 export { CloudflareQuotaError, RECORD_QUOTA_CODE } from "./api-errors.ts";
-export type { RequestInfo } from "./http.ts";
+export type { HttpRequestInfo } from "./http.ts";
 
 export interface ClientOptions {
   /** e.g. https://api.cloudflare.com/client/v4 (a trailing slash is fine) */
@@ -52,7 +52,7 @@ export interface ClientOptions {
   /** Largest answer body read, in bytes; default 32 MiB (a page of 5,000 records is about 3 MB). */
   maxAnswerBytes?: number;
   /** Called after every attempt, retries included: for metrics and request counting. */
-  onRequest?: (info: RequestInfo) => void;
+  onRequest?: (info: HttpRequestInfo) => void;
   /** A long-lived process's stop: no retries after it, requests cut at its deadlines. */
   lifecycle?: Lifecycle;
 }

@@ -3,7 +3,7 @@ import type { Change } from "../../plan/changes.ts";
 import { domainOf } from "../../registry/heartbeat.ts";
 import type { Applied, Provider, RequestInfo } from "../provider.ts";
 import { createApplier } from "./apply.ts";
-import type { CloudflareClient, RequestInfo as CloudflareRequestInfo } from "./client.ts";
+import type { CloudflareClient, HttpRequestInfo } from "./client.ts";
 import { readDomain, readHeartbeats } from "./reads.ts";
 import { cloudflareStyle } from "./records.ts";
 import { createZones } from "./zones.ts";
@@ -30,7 +30,7 @@ const LOW_BUDGET = 0.1;
  * no answer at all (timeouts, resets), or `Ratelimit` headers saying at most 10 % of the
  * token's request budget is left.
  */
-export function requestInfo(info: CloudflareRequestInfo): RequestInfo {
+export function requestInfo(info: HttpRequestInfo): RequestInfo {
   const { status, budget } = info;
   const spent = budget !== undefined && budget.remaining <= LOW_BUDGET * budget.quota;
   const strained = status === null || status === 429 || status >= 500 || spent;

@@ -11,7 +11,7 @@ import { apiError, CloudflareNetworkError, CloudflareResponseError } from "./api
 import { backoffDelay, isRetryableStatus, parseRetryAfter } from "./retry.ts";
 import { describeIssues, type Envelope, EnvelopeSchema, withShallowChains } from "./schemas.ts";
 
-export interface RequestInfo {
+export interface HttpRequestInfo {
   method: string;
   /** Path without the query, so metrics can group by it. */
   path: string;
@@ -41,7 +41,7 @@ export interface TransportOptions {
   maxAnswerBytes: number;
   /** Stopping: no retries once it says so, and requests cut when it cancels (src/engine/lifecycle.ts). */
   lifecycle?: Lifecycle;
-  onRequest?: (info: RequestInfo) => void;
+  onRequest?: (info: HttpRequestInfo) => void;
 }
 
 export interface RequestSpec<T> {

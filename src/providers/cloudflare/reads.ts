@@ -9,7 +9,7 @@ import { domainOf, heartbeatName } from "../../registry/heartbeat.ts";
 import type { DomainRead, HeartbeatRead } from "../provider.ts";
 import { ListingChangedError } from "./api-errors.ts";
 import type { CloudflareClient } from "./client.ts";
-import { fromCloudflare } from "./records.ts";
+import { fromCloudflare, unixSeconds } from "./records.ts";
 
 /** Paged reads that see the records move are repeated this often before the pass gives up. */
 const READ_ATTEMPTS = 3;
@@ -172,8 +172,4 @@ function sortedNames(
     return low;
   };
   return (prefix) => firstAtLeast(`${prefix}\uffff`) - firstAtLeast(prefix);
-}
-
-function unixSeconds(date: Date | undefined): number | undefined {
-  return date === undefined ? undefined : Math.floor(date.getTime() / 1000);
 }

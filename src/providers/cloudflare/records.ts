@@ -36,8 +36,13 @@ export function toCloudflare(record: RecordData): RecordInput {
   };
 }
 
-function unixSeconds(timestamp: string): number | undefined {
-  const ms = Date.parse(timestamp);
+/**
+ * Whole unix seconds of a Cloudflare timestamp (`created_on`, `modified_on`) or of an answer's
+ * `Date`; undefined when absent or unreadable.
+ */
+export function unixSeconds(time: string | Date | undefined): number | undefined {
+  const ms =
+    time instanceof Date ? time.getTime() : time === undefined ? Number.NaN : Date.parse(time);
   return Number.isFinite(ms) ? Math.floor(ms / 1000) : undefined;
 }
 
