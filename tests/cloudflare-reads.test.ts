@@ -119,6 +119,29 @@ describe("readDomain", () => {
   });
 });
 
+test("a read of one page that does not hold what it counts is no snapshot, even tolerated", async () => {
+  const [ip] = seedHosts(1) as [string];
+  const [address] = fake.records().filter((r) => r.type === "A");
+  // One page, counting three records but holding one: something moved while it was answered.
+  fake.inject({
+    method: "GET",
+    times: Infinity,
+    fault: {
+      kind: "malformed",
+      body: {
+        success: true,
+        errors: [],
+        messages: [],
+        result: [address],
+        result_info: { page: 1, per_page: 100, count: 1, total_count: 3, total_pages: 1 },
+      },
+    },
+  });
+  const read = await readDomain(clientOf(100), fake.zone.id, D, { tolerateMoves: true });
+  expect(read.records.map((r) => r.content)).toEqual([ip]);
+  expect(read.atomic).toBe(false);
+});
+
 describe("readHeartbeats", () => {
   test("every candidate's heartbeats come from one complete answer, under records deleted between requests", async () => {
     const ips = seedHosts(100);

@@ -262,6 +262,29 @@ describe("dynip update against the fake API", () => {
     expect(heartbeatOwner("192.168.1.10", INTERNAL)).toBeUndefined();
   });
 
+  test("--deregister --dry-run --json prints the deletions as one document and deletes nothing", async () => {
+    await update(host("web-01", "192.168.1.10"));
+    const before = fake.records();
+    const json = await runCli(
+      ["update", "--deregister", "--dry-run", "--json"],
+      host("web-01", "192.168.1.10"),
+    );
+    expect(json.code).toBe(0);
+    const plan = JSON.parse(json.stdout) as {
+      zone: string;
+      deregister: boolean;
+      operations: { action: string; type: string; name: string }[];
+    };
+    expect(plan).toMatchObject({ zone: "read", deregister: true });
+    expect(plan.operations.map((op) => `${op.action} ${op.type} ${op.name}`)).toEqual([
+      `delete A ${INTERNAL}`,
+      `delete TXT _heartbeat-192-168-1-10.${INTERNAL}`,
+      `delete A ${COMBINED}`,
+      `delete TXT _heartbeat-192-168-1-10.${COMBINED}`,
+    ]);
+    expect(fake.records()).toEqual(before);
+  });
+
   test("--dry-run prints the plan and writes nothing; without a token it sends nothing", async () => {
     const env = host("web-01", "192.168.1.10");
     const withToken = await runCli(["update", "--dry-run"], env);

@@ -1,9 +1,11 @@
 import { defineCommand } from "citty";
+import type { Detection } from "../detect/source-types.ts";
 import { createLifecycle } from "../engine/lifecycle.ts";
 import { createUpdater } from "../engine/updater.ts";
 import { DynipError, exitCodeOf } from "../errors.ts";
 import { log } from "../observe/log.ts";
 import { outLine } from "../observe/output.ts";
+import type { Change } from "../plan/changes.ts";
 import { hasCredentials, previewProvider, providerFor } from "../providers/select.ts";
 import { checkArgs, commonArgs } from "./args.ts";
 import { configFrom, detectorFor, sleep, stopSignal } from "./context.ts";
@@ -57,30 +59,34 @@ export default defineCommand({
       ...(dryRun ? { preview: print } : {}),
     });
 
+    /** `--dry-run --json`: the plan as one document (docs/records.md, "Dry-run JSON"). */
+    const printPlan = (changes: Change[], detected?: Detection) => {
+      const plan = {
+        dryRun: true,
+        zone: read ? "read" : "empty",
+        ...(read ? {} : { note: emptyZone }),
+        ...(detected ? { detected } : { deregister: true }),
+        operations: changes.map((change) => ({
+          action: ACTIONS[change.kind],
+          type: change.record.type,
+          name: change.record.name,
+          content: change.record.content,
+          ttl: change.record.ttl,
+          reason: change.reason,
+        })),
+      };
+      outLine(JSON.stringify(plan, null, 2));
+    };
+
     if (flags.deregister) {
-      await updater.deregister();
+      const changes = await updater.deregister();
+      if (flags.json) printPlan(changes);
       return;
     }
     if (!stop || !ending || interval === undefined) {
       const result = await updater.pass();
       if (dryRun && result.changes.length === 0) print("nothing to do");
-      if (flags.json) {
-        const plan = {
-          dryRun: true,
-          zone: read ? "read" : "empty",
-          ...(read ? {} : { note: emptyZone }),
-          detected: result.detection,
-          operations: result.changes.map((change) => ({
-            action: ACTIONS[change.kind],
-            type: change.record.type,
-            name: change.record.name,
-            content: change.record.content,
-            ttl: change.record.ttl,
-            reason: change.reason,
-          })),
-        };
-        outLine(JSON.stringify(plan, null, 2));
-      }
+      if (flags.json) printPlan(result.changes, result.detection);
       if (!result.ok) throw new DynipError("the pass did not fully succeed (see warnings above)");
       return;
     }

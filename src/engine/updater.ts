@@ -149,13 +149,13 @@ export function createUpdater(deps: UpdaterDeps) {
       return { ok, changed, refreshed, detection, changes };
     },
 
-    /** Deletes every record of this instance in the managed domains; returns how many. */
-    async deregister(): Promise<number> {
+    /** Deletes every record of this instance in the managed domains; returns the deletions. */
+    async deregister(): Promise<Change[]> {
       const changes = await write(() => readAndPlan(withdrawAll(domains), true));
       if (!deps.preview) {
         log.info(`deregistered ${config.instanceId}: ${changes.length} record(s) deleted`);
       }
-      return changes.length;
+      return changes;
     },
   };
 }

@@ -57,8 +57,8 @@ export function buildDesired(
   internalCidrs: Cidr[],
   internalStatic: string[],
 ): DomainDesire[] {
-  // One name configured for several kinds is planned once, fed by all of them: planned
-  // twice, each plan would delete what the other publishes.
+  // Configuration refuses one name under two variables; should one get here all the same, it
+  // is planned once, fed by all of them: planned twice, each plan would delete the other's.
   const feeds = new Map<string, Set<DetectionKind>>();
   for (const [role, kinds] of Object.entries(FEEDS) as [keyof ManagedDomains, DetectionKind[]][]) {
     const domain = domains[role]?.toLowerCase();

@@ -41,7 +41,8 @@ export async function readDomain(
       return {
         records: records.map(fromCloudflare),
         ...(now === undefined ? {} : { now }),
-        atomic: list.pages === 1,
+        // One answer is a snapshot only when it holds what it counts: a tolerated move is none.
+        atomic: list.pages === 1 && list.moved === undefined,
       };
     } catch (error) {
       if (!(error instanceof ListingChangedError)) throw error;
