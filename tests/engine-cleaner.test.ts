@@ -84,6 +84,7 @@ describe("a cycle", () => {
       `delete TXT ${formatHeartbeat(T0 - 2000, "dead")}`,
     ]);
     expect(addresses(memory.records())).toEqual(["10.0.0.1"]);
+    expect(owners(memory.records())).toEqual(["alive"]);
     expect(memory.requests).toEqual({ reads: 1, heartbeatReads: 1, applies: 1 });
   });
 
