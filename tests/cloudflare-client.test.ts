@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { formatWithOptions } from "node:util";
 import { DynipError } from "../src/errors.ts";
 import { configureLogger, log } from "../src/observe/log.ts";
+import { backoffDelay } from "../src/providers/backoff.ts";
 import {
   CloudflareApiError,
   CloudflareNetworkError,
@@ -17,11 +18,7 @@ import {
   type HttpRequestInfo,
   zoneCandidates,
 } from "../src/providers/cloudflare/client.ts";
-import {
-  backoffDelay,
-  isRetryableStatus,
-  parseRetryAfter,
-} from "../src/providers/cloudflare/retry.ts";
+import { isRetryableStatus, parseRetryAfter } from "../src/providers/cloudflare/retry.ts";
 import { type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 import { until } from "./support/wait.ts";
 

@@ -6,9 +6,10 @@ import { FetchError, ofetch } from "ofetch";
 import * as v from "valibot";
 import { AnswerTooLargeError, readBounded } from "../../bounded-read.ts";
 import { log, redact, registerSecret } from "../../observe/log.ts";
+import { backoffDelay } from "../backoff.ts";
 import type { Lifecycle } from "../provider.ts";
 import { apiError, CloudflareNetworkError, CloudflareResponseError } from "./api-errors.ts";
-import { backoffDelay, isRetryableStatus, parseRetryAfter } from "./retry.ts";
+import { isRetryableStatus, parseRetryAfter } from "./retry.ts";
 import { describeIssues, type Envelope, EnvelopeSchema, withShallowChains } from "./schemas.ts";
 
 export interface HttpRequestInfo {

@@ -1,26 +1,8 @@
-/** When and how long to wait before retrying a Cloudflare request. Pure, so tests need no clock. */
-
-export interface BackoffOptions {
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
+/** Which Cloudflare answers are worth retrying, and when they ask to be. Pure, so tests need no clock. */
 
 /** 408 and 429 ask us to come back later; 5xx is Cloudflare's side. Other 4xx would fail again. */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status <= 599);
-}
-
-/**
- * Exponential backoff with jitter, as Cloudflare's own SDK does it: base × 2^(retry-1), capped,
- * minus up to 25 % so that hosts started by the same timer do not retry in lockstep.
- */
-export function backoffDelay(
-  retry: number,
-  options: BackoffOptions,
-  random: () => number = Math.random,
-): number {
-  const exponential = Math.min(options.baseDelayMs * 2 ** (retry - 1), options.maxDelayMs);
-  return Math.round(exponential * (1 - 0.25 * random()));
 }
 
 /**

@@ -1,0 +1,377 @@
+/**
+ * A real BIND `named` for tests: one process per call, on a free port of 127.0.0.1 (TCP and
+ * UDP, never 53), with a throwaway directory holding named.conf, the zones and a TSIG key made
+ * by `tsig-keygen` for this run. Nothing leaves loopback: recursion is off and no zone has a
+ * secondary. `stop()` kills the process and removes the directory; a test process that dies
+ * first still kills named on its way out.
+ *
+ * As root (CI), named drops to the `bind` user Debian's package creates (`-u bind`), so the
+ * directory is handed to that user: named must read the config and write the zones' journals.
+ */
+import { createSocket } from "node:dgram";
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import type { TsigAlgorithm } from "../../src/dns/tsig-algorithms.ts";
+import type { TsigKey } from "../../src/providers/rfc2136/tsig.ts";
+
+export interface ZoneSpec {
+  /** The zone's apex, such as `example.test`. */
+  name: string;
+  /**
+   * Zone-file lines added after the SOA and NS (`ns.<zone>` at 127.0.0.1), names relative to
+   * the zone: `internal 300 IN A 192.168.1.10`.
+   */
+  records?: string[];
+  /**
+   * `open` (default): the run's key may change anything in the zone (`grant <key> zonesub
+   * ANY`) and transfer it. `restricted`: the key may only change A records of
+   * `allowed.<zone>` and no one may transfer the zone.
+   */
+  policy?: "open" | "restricted";
+}
+
+export interface NamedOptions {
+  /** Default: one open zone, `example.test`, with nothing but its SOA, NS and `ns` A. */
+  zones?: ZoneSpec[];
+  /** The run key's algorithm; default hmac-sha256. */
+  algorithm?: TsigAlgorithm;
+  /** Also create `denied-key`: the server knows it, but it may neither update nor transfer. */
+  deniedKey?: boolean;
+}
+
+export interface NamedServer {
+  host: "127.0.0.1";
+  port: number;
+  /** The first zone's name. */
+  zone: string;
+  /** The key every open zone grants updates and transfers to. */
+  key: TsigKey;
+  /** With `deniedKey`: a key the server knows but grants nothing. */
+  deniedKey?: TsigKey;
+  /** The working directory (named.conf, zone files, journals). */
+  dir: string;
+  /** The records `dig +short` shows for `name`/`type`, sorted; throws when dig fails. */
+  lookup(name: string, type: string): Promise<string[]>;
+  /** dig against this server with the given arguments (add `-y` yourself); its stdout. */
+  dig(args: string[]): Promise<string>;
+  /**
+   * Runs nsupdate, signed with the run's key, with these commands after `server` (the zone
+   * is found by nsupdate); throws with its output when it fails. `send` is added.
+   */
+  nsupdate(commands: string[]): Promise<void>;
+  /** What named printed so far (its last 256 KiB), for failure messages. */
+  log(): string;
+  /** Kills named (SIGTERM, then SIGKILL after 5 s) and removes the directory. */
+  stop(): Promise<void>;
+}
+
+const TOOLS = ["named", "tsig-keygen", "dig", "nsupdate"] as const;
+
+/**
+ * Why a real named cannot run here, or undefined when it can: BIND comes from Debian's
+ * `bind9` (named, tsig-keygen) and `bind9-dnsutils` (dig, nsupdate) packages.
+ */
+export function namedUnavailable(): string | undefined {
+  if (process.platform !== "linux") return "the BIND tests run on Linux only";
+  const missing = TOOLS.filter((tool) => !findTool(tool));
+  if (missing.length > 0) {
+    return `${missing.map((t) => `\`${t}\``).join(", ")} not installed (apt-get install bind9 bind9-dnsutils)`;
+  }
+  return undefined;
+}
+
+/**
+ * Why BIND's clients cannot run here, or undefined when they can: `dig` and `nsupdate` alone
+ * (Debian's `bind9-dnsutils`), enough to capture what they send without a server.
+ */
+export function bindClientsUnavailable(): string | undefined {
+  const missing = (["dig", "nsupdate"] as const).filter((tool) => !findTool(tool));
+  if (missing.length > 0) {
+    return `${missing.map((t) => `\`${t}\``).join(", ")} not installed (apt-get install bind9-dnsutils)`;
+  }
+  return undefined;
+}
+
+/** `named` and `tsig-keygen` live in /usr/sbin, which a non-root PATH may lack. */
+function findTool(tool: string): string | undefined {
+  return (
+    Bun.which(tool) ?? Bun.which(tool, { PATH: "/usr/local/sbin:/usr/sbin:/sbin" }) ?? undefined
+  );
+}
+
+function toolPath(tool: (typeof TOOLS)[number]): string {
+  const path = findTool(tool);
+  if (!path) throw new Error(`\`${tool}\` is not installed`);
+  return path;
+}
+
+/** Runs a tool to its end; throws with its output when it fails or takes over `timeoutMs`. */
+async function run(command: string[], stdin?: string, timeoutMs = 15_000): Promise<string> {
+  const proc = Bun.spawn(command, {
+    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: timeoutMs,
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  if (code !== 0) {
+    throw new Error(`${command.join(" ")} exited ${code}:\n${stdout}${stderr}`);
+  }
+  return stdout;
+}
+
+/** A key made by `tsig-keygen`, read from the `secret "…";` line it prints. */
+async function makeKey(name: string, algorithm: TsigAlgorithm): Promise<TsigKey> {
+  const text = await run([toolPath("tsig-keygen"), "-a", algorithm, name]);
+  const secret = /secret "([^"]+)"/.exec(text)?.[1];
+  if (!secret) throw new Error(`tsig-keygen printed no secret:\n${text}`);
+  return { name, algorithm, secret };
+}
+
+/**
+ * A port free for both TCP and UDP on 127.0.0.1, below Linux's ephemeral range (32768+), so
+ * an outgoing connection of some other test cannot take it between here and named's bind.
+ */
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if ((await tcpFree(port)) && (await udpFree(port))) return port;
+  }
+  throw new Error("no free port for named on 127.0.0.1");
+}
+
+function tcpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+function udpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createSocket("udp4");
+    socket.once("error", () => {
+      socket.close();
+      resolve(false);
+    });
+    socket.bind(port, "127.0.0.1", () => socket.close(() => resolve(true)));
+  });
+}
+
+function zoneFile(spec: ZoneSpec): string {
+  return [
+    "$TTL 300",
+    `@ IN SOA ns.${spec.name}. hostmaster.${spec.name}. 1 3600 600 86400 60`,
+    `@ IN NS ns.${spec.name}.`,
+    "ns IN A 127.0.0.1",
+    ...(spec.records ?? []),
+    "",
+  ].join("\n");
+}
+
+function keyClause(key: TsigKey): string {
+  return `key "${key.name}" {\n  algorithm ${key.algorithm};\n  secret "${key.secret}";\n};\n`;
+}
+
+function zoneClause(spec: ZoneSpec, key: TsigKey): string {
+  const restricted = spec.policy === "restricted";
+  const transfer = restricted ? "none;" : `key "${key.name}";`;
+  const grant = restricted
+    ? `grant "${key.name}" name allowed.${spec.name}. A;`
+    : `grant "${key.name}" zonesub ANY;`;
+  return [
+    `zone "${spec.name}" {`,
+    "  type primary;",
+    `  file "${spec.name}.zone";`,
+    `  allow-transfer { ${transfer} };`,
+    `  update-policy { ${grant} };`,
+    "};",
+    "",
+  ].join("\n");
+}
+
+function namedConf(dir: string, port: number, zones: ZoneSpec[], keys: TsigKey[]): string {
+  const main = keys[0] as TsigKey;
+  return [
+    ...keys.map(keyClause),
+    "options {",
+    `  directory "${dir}";`,
+    `  managed-keys-directory "${dir}";`,
+    "  pid-file none;",
+    "  session-keyfile none;",
+    `  listen-on port ${port} { 127.0.0.1; };`,
+    "  listen-on-v6 { none; };",
+    "  recursion no;",
+    "  dnssec-validation no;",
+    "  notify no;",
+    "};",
+    // No rndc control channel: nothing else should talk to this server.
+    "controls { };",
+    ...zones.map((spec) => zoneClause(spec, main)),
+  ].join("\n");
+}
+
+/** Running processes, killed if the test process exits without calling stop(). */
+const running = new Set<Subprocess>();
+process.on("exit", () => {
+  for (const proc of running) proc.kill("SIGKILL");
+});
+
+/**
+ * Starts named and resolves once it answers an SOA query for every zone over TCP and UDP.
+ * Throws (with named's output) when it exits or does not answer within 20 s; a port taken in
+ * the meantime is retried on another port.
+ */
+export async function startNamed(options: NamedOptions = {}): Promise<NamedServer> {
+  const unavailable = namedUnavailable();
+  if (unavailable) throw new Error(`cannot start named: ${unavailable}`);
+  const zones = options.zones ?? [{ name: "example.test" }];
+  const algorithm = options.algorithm ?? "hmac-sha256";
+  const key = await makeKey("dynip-key", algorithm);
+  const deniedKey = options.deniedKey ? await makeKey("denied-key", "hmac-sha256") : undefined;
+  const keys = deniedKey ? [key, deniedKey] : [key];
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), "dynip-named-"));
+    try {
+      const port = await freePort();
+      writeFileSync(join(dir, "named.conf"), namedConf(dir, port, zones, keys));
+      for (const spec of zones) writeFileSync(join(dir, `${spec.name}.zone`), zoneFile(spec));
+      const user = runAs();
+      if (user) chownTree(dir, user.uid, user.gid, zones);
+      return await launch({ dir, port, zones, key, deniedKey, user: user?.name });
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      lastError = error;
+      if (!(error instanceof PortTakenError)) throw error;
+    }
+  }
+  throw lastError;
+}
+
+class PortTakenError extends Error {}
+
+/** As root, the user named drops to (Debian's `bind`); otherwise named runs as we do. */
+function runAs(): { name: string; uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const result = Bun.spawnSync(["id", "-u", "bind"]);
+  if (result.exitCode !== 0) return undefined;
+  const gid = Bun.spawnSync(["id", "-g", "bind"]);
+  return {
+    name: "bind",
+    uid: Number(result.stdout.toString().trim()),
+    gid: Number(gid.stdout.toString().trim()),
+  };
+}
+
+function chownTree(dir: string, uid: number, gid: number, zones: ZoneSpec[]): void {
+  chownSync(dir, uid, gid);
+  chownSync(join(dir, "named.conf"), uid, gid);
+  for (const spec of zones) chownSync(join(dir, `${spec.name}.zone`), uid, gid);
+}
+
+interface Launch {
+  dir: string;
+  port: number;
+  zones: ZoneSpec[];
+  key: TsigKey;
+  deniedKey: TsigKey | undefined;
+  user: string | undefined;
+}
+
+const LOG_LIMIT = 256 * 1024;
+
+async function launch({ dir, port, zones, key, deniedKey, user }: Launch): Promise<NamedServer> {
+  // -g: foreground, log to stderr; -n 1: one worker thread is plenty and starts faster.
+  const command = [toolPath("named"), "-g", "-n", "1", "-c", join(dir, "named.conf")];
+  if (user) command.push("-u", user);
+  const proc = Bun.spawn(command, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  running.add(proc);
+  let output = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      output = (output + decoder.decode(chunk, { stream: true })).slice(-LOG_LIMIT);
+    }
+  };
+  void collect(proc.stdout);
+  void collect(proc.stderr);
+  let exited = false;
+  void proc.exited.then(() => {
+    exited = true;
+    running.delete(proc);
+  });
+
+  const stop = async () => {
+    if (!exited) {
+      proc.kill("SIGTERM");
+      const killed = await Promise.race([proc.exited.then(() => true), Bun.sleep(5_000)]);
+      if (!killed) {
+        proc.kill("SIGKILL");
+        await proc.exited;
+      }
+    }
+    running.delete(proc);
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  const dig = (args: string[]) =>
+    run([toolPath("dig"), "-p", String(port), "@127.0.0.1", "+time=2", "+tries=1", ...args]);
+
+  const server: NamedServer = {
+    host: "127.0.0.1",
+    port,
+    zone: (zones[0] as ZoneSpec).name,
+    key,
+    dir,
+    dig,
+    async lookup(name, type) {
+      const text = await dig(["+short", "+norecurse", "+tcp", name, type]);
+      return text
+        .split("\n")
+        .filter((line) => line !== "")
+        .sort();
+    },
+    async nsupdate(commands) {
+      const script = [`server 127.0.0.1 ${port}`, ...commands, "send", ""].join("\n");
+      await run(
+        [toolPath("nsupdate"), "-v", "-t", "5", "-y", `${key.algorithm}:${key.name}:${key.secret}`],
+        script,
+      );
+    },
+    log: () => output,
+    stop,
+  };
+  if (deniedKey) server.deniedKey = deniedKey;
+
+  // Ready when every zone answers its SOA over TCP and UDP: named logs "running" before that.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (exited || output.includes("address in use")) {
+      await stop();
+      const error = output.includes("address in use") ? PortTakenError : Error;
+      throw new error(`named did not start:\n${output}`);
+    }
+    const answers = await Promise.all(
+      zones.flatMap((spec) =>
+        ["+tcp", "+notcp"].map((transport) =>
+          dig(["+short", "+norecurse", transport, spec.name, "SOA"]).catch(() => ""),
+        ),
+      ),
+    );
+    if (answers.every((text) => text.trim() !== "")) return server;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`named did not answer on 127.0.0.1:${port} within 20 s:\n${output}`);
+    }
+    await Bun.sleep(50);
+  }
+}
