@@ -39,11 +39,15 @@ function crossings(from: (file: string) => boolean, forbidden: string[]): string
 }
 
 describe("import boundaries", () => {
-  test("the Cloudflare provider is imported only from its folder and from the provider selection", () => {
-    const outside = (file: string) =>
-      !file.startsWith("src/providers/cloudflare/") && file !== "src/providers/select.ts";
-    expect(crossings(outside, ["src/providers/cloudflare/"])).toEqual([]);
-  });
+  test.each(["cloudflare", "rfc2136"])(
+    "the %s provider is imported only from its folder and from the provider selection",
+    (name) => {
+      const folder = `src/providers/${name}/`;
+      const outside = (file: string) =>
+        !file.startsWith(folder) && file !== "src/providers/select.ts";
+      expect(crossings(outside, [folder])).toEqual([]);
+    },
+  );
 
   test("planners, the registry and the record model import no provider, engine, command or I/O code", () => {
     const pure = (file: string) =>

@@ -8,6 +8,8 @@ import {
   type EnvName,
   type LoadOptions,
   loadConfig,
+  missingCredentials,
+  requireCredentials,
   requireToken,
 } from "../src/config/load.ts";
 import { ConfigError } from "../src/errors.ts";
@@ -67,9 +69,11 @@ describe("defaults", () => {
         ttl: 120,
         proxied: false,
         comment: "managed by dynip",
+        provider: "cloudflare",
         apiUrl: "https://api.cloudflare.com/client/v4",
         apiTimeoutSeconds: 30,
         batchSize: 200,
+        rfc2136: { algorithm: "hmac-sha256", timeoutSeconds: 10 },
         deregisterOnStop: false,
         cleanupIntervalSeconds: 300,
         staleThresholdSeconds: 900,
@@ -136,6 +140,14 @@ const BAD: Record<EnvName, string> = {
   CF_API_URL: "http://api.example.com",
   API_TIMEOUT_SECONDS: "301",
   BATCH_SIZE: "3501",
+  DNS_PROVIDER: "route53",
+  RFC2136_SERVER: "ns1.example.com:99999",
+  RFC2136_ZONE: "*.example.com",
+  RFC2136_TSIG_KEY: "dynip key",
+  RFC2136_TSIG_SECRET: "not base64!",
+  RFC2136_TSIG_SECRET_FILE: join(dir, "missing"),
+  RFC2136_TSIG_ALGORITHM: "hmac-md5",
+  RFC2136_TIMEOUT_SECONDS: "0",
   UPDATE_INTERVAL: "86401",
   DEREGISTER_ON_STOP: "2",
   CLEANUP_INTERVAL_SECONDS: "0",
@@ -774,5 +786,100 @@ describe("token", () => {
   test("requireToken without a token names both variables", () => {
     expect(() => requireToken(load(DOMAIN))).toThrow(ConfigError);
     expect(() => requireToken(load(DOMAIN))).toThrow(/CF_API_TOKEN.*CF_API_TOKEN_FILE/);
+  });
+});
+
+describe("DNS_PROVIDER=rfc2136", () => {
+  const RFC = {
+    INTERNAL_DOMAIN: "internal.dyn.corp.example",
+    DNS_PROVIDER: "rfc2136",
+    RFC2136_SERVER: "ns1.corp.example",
+    RFC2136_ZONE: "dyn.corp.example.",
+    RFC2136_TSIG_KEY: "Dynip-Key",
+    RFC2136_TSIG_SECRET: "c2VjcmV0LXNlY3JldC1zZWNyZXQ=",
+  };
+
+  test("the settings as validated: port 53, zone and key lower-case without the dot", () => {
+    const config = load(RFC);
+    expect(config.provider).toBe("rfc2136");
+    expect(config.rfc2136).toEqual({
+      server: { host: "ns1.corp.example", port: 53 },
+      zone: "dyn.corp.example",
+      keyName: "dynip-key",
+      secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQ=",
+      algorithm: "hmac-sha256",
+      timeoutSeconds: 10,
+    });
+    expect(missingCredentials(config)).toEqual([]);
+  });
+
+  test.each([
+    ["192.0.2.53", { host: "192.0.2.53", port: 53 }],
+    ["192.0.2.53:5353", { host: "192.0.2.53", port: 5353 }],
+    ["2001:DB8::53", { host: "2001:db8::53", port: 53 }],
+    ["[2001:db8::53]:5353", { host: "2001:db8::53", port: 5353 }],
+    ["[::1]", { host: "::1", port: 53 }],
+    ["NS1.Corp.Example.:54", { host: "ns1.corp.example", port: 54 }],
+  ])("RFC2136_SERVER=%p", (text, server) => {
+    expect(load({ ...RFC, RFC2136_SERVER: text }).rfc2136.server).toEqual(server);
+  });
+
+  test.each(["ns1:0", "ns1:65536", "[ns1]:53", "ns_1.example", "[2001:db8::1]:x", "a b"])(
+    "RFC2136_SERVER=%p is refused",
+    (text) => {
+      expect(problemsOf({ ...RFC, RFC2136_SERVER: text })).toEqual([
+        expect.stringMatching(/^RFC2136_SERVER: /),
+      ]);
+    },
+  );
+
+  test("every managed name must be inside the zone; the zone itself is its apex", () => {
+    expect(problemsOf({ ...RFC, EXTERNAL_DOMAIN: "ext.other.example" })).toEqual([
+      "RFC2136_ZONE: EXTERNAL_DOMAIN: ext.other.example is not inside RFC2136_ZONE dyn.corp.example; every managed name must be",
+    ]);
+    expect(problemsOf({ ...RFC, COMBINED_DOMAIN: "dyn.corp.example" })).toEqual([
+      expect.stringMatching(
+        /^RFC2136_ZONE: COMBINED_DOMAIN: dyn.corp.example is the apex of RFC2136_ZONE/,
+      ),
+    ]);
+    expect(
+      load({ ...RFC, COMBINED_DOMAIN: "dyn.corp.example", ALLOW_ZONE_APEX: "true" }).domains,
+    ).toEqual({ internal: "internal.dyn.corp.example", combined: "dyn.corp.example" });
+    // Only with this provider: Cloudflare finds its zones itself.
+    expect(
+      load({ ...RFC, DNS_PROVIDER: "cloudflare", EXTERNAL_DOMAIN: "ext.other.example" }).warnings,
+    ).toEqual([
+      "RFC2136_SERVER, RFC2136_ZONE, RFC2136_TSIG_KEY, RFC2136_TSIG_SECRET are ignored with DNS_PROVIDER=cloudflare",
+    ]);
+  });
+
+  test("what is missing is named when the provider is asked for, not before", () => {
+    const { RFC2136_SERVER: _s, RFC2136_TSIG_SECRET: _t, ...partial } = RFC;
+    const config = load(partial);
+    expect(missingCredentials(config)).toEqual(["RFC2136_SERVER", "RFC2136_TSIG_SECRET"]);
+    expect(() => requireCredentials(config)).toThrow(ConfigError);
+    expect(() => requireCredentials(config)).toThrow(
+      /RFC2136_SERVER: required.*\n.*RFC2136_TSIG_SECRET_FILE/s,
+    );
+    expect(() => requireCredentials(load(RFC))).not.toThrow();
+  });
+
+  test("the secret from a file, never both, never shown; Cloudflare's settings are warned about", () => {
+    const path = tokenFile("tsig-secret", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=\n");
+    const { RFC2136_TSIG_SECRET: secret, ...rest } = RFC;
+    expect(load({ ...rest, RFC2136_TSIG_SECRET_FILE: path }).rfc2136.secret).toBe(secret);
+    expect(problemsOf({ ...RFC, RFC2136_TSIG_SECRET_FILE: path })).toEqual([
+      "RFC2136_TSIG_SECRET: RFC2136_TSIG_SECRET_FILE is set too; set only one of them",
+    ]);
+    const leak = tokenFile("tsig-bad", "leak-leak-leak!\n");
+    const text = [
+      ...problemsOf({ ...RFC, RFC2136_TSIG_SECRET: "leak-leak" }),
+      ...problemsOf({ ...rest, RFC2136_TSIG_SECRET_FILE: leak }),
+    ].join("\n");
+    expect(text).toContain("must be base64");
+    expect(text).not.toContain("leak");
+    expect(load({ ...RFC, CF_API_TOKEN: "abc", CF_PROXIED: "true" }).warnings).toEqual([
+      "CF_API_TOKEN, CF_PROXIED are ignored with DNS_PROVIDER=rfc2136",
+    ]);
   });
 });

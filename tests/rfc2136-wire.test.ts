@@ -18,7 +18,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Socket } from "node:net";
 import fc from "fast-check";
-import { TSIG_ALGORITHMS, type TsigAlgorithm } from "../src/dns/tsig-algorithms.ts";
+import type { TsigKey } from "../src/dns/tsig-key.ts";
+import { TSIG_ALGORITHMS, type TsigAlgorithm } from "../src/dns/tsig-key.ts";
 import {
   type DnsClientOptions,
   DnsNetworkError,
@@ -31,7 +32,6 @@ import {
   decodeSecret,
   signMessage,
   TsigError,
-  type TsigKey,
   verifyResponse,
 } from "../src/providers/rfc2136/tsig.ts";
 import {

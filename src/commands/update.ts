@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { missingCredentials } from "../config/load.ts";
 import type { Detection } from "../detect/source-types.ts";
 import { createLifecycle } from "../engine/lifecycle.ts";
 import { createUpdater } from "../engine/updater.ts";
@@ -40,7 +41,8 @@ export default defineCommand({
     const dryRun = Boolean(flags["dry-run"]);
     // A dry run without credentials previews against an empty zone and sends nothing.
     const read = !dryRun || hasCredentials(config);
-    const emptyZone = "no CF_API_TOKEN: planned against an empty zone; nothing was read or sent";
+    const missing = missingCredentials(config).join(", ");
+    const emptyZone = `no ${missing}: planned against an empty zone; nothing was read or sent`;
     if (!read && !flags.json) outLine(emptyZone);
     const interval = config.updateIntervalSeconds;
     const longLived = interval !== undefined && !dryRun && !flags.deregister;

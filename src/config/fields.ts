@@ -7,8 +7,9 @@ import { domainToASCII } from "node:url";
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
 import { readSmallFile } from "../bounded-read.ts";
-import { type Family, isPublic, parseAddress } from "../detect/cidr.ts";
+import { type Family, format, isPublic, parseAddress } from "../detect/cidr.ts";
 import type { Cidr, ExternalSource, InternalSource } from "../detect/source-types.ts";
+import { secretBytes } from "../dns/tsig-key.ts";
 import { registerSecret } from "../observe/log.ts";
 
 type AddIssue = (info: { message: string }) => void;
@@ -110,26 +111,40 @@ export const comment = parsed((text, addIssue): string | undefined => {
 const DOMAIN_ASCII = /^[a-z0-9.-]$/i;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
-export const domain = parsed((text, addIssue) => {
-  const name = text.replace(/\.$/, "");
-  const fail = (why: string) => {
-    // Credentials in the URL are secrets too: never quote them back.
-    addIssue({ message: `${why}, got ${quote(text.replace(/\/\/[^/?#]*@/, "//***@"))}` });
-    return "";
-  };
-  if (name.includes("*")) return fail("must be a plain DNS name, not a wildcard");
-  const badAscii = [...name].some((c) => c.charCodeAt(0) < 128 && !DOMAIN_ASCII.test(c));
-  const ascii = badAscii ? "" : domainToASCII(name);
-  if (!ascii) return fail("must be a valid DNS name");
-  const labels = ascii.split(".");
-  if (labels.length < 2) return fail("must have at least two labels (such as host.example.com)");
-  if (!labels.every((l) => LABEL.test(l))) {
-    return fail("must be a valid DNS name (labels of 1-63 letters, digits or inner hyphens)");
-  }
-  if (ascii.length > 253) return fail("must be at most 253 characters long");
-  if (/^\d+$/.test(labels.at(-1) ?? "")) return fail("must be a DNS name, not an address");
-  return ascii;
-});
+/**
+ * A DNS name in lower-case punycode without the trailing dot, of at least `minLabels` labels:
+ * managed domains need two (`host.example.com`), a zone may be one (`lan`).
+ */
+function dnsName(minLabels: 1 | 2) {
+  return parsed((text, addIssue) => {
+    const name = text.replace(/\.$/, "");
+    const fail = (why: string) => {
+      // Credentials in the URL are secrets too: never quote them back.
+      addIssue({ message: `${why}, got ${quote(text.replace(/\/\/[^/?#]*@/, "//***@"))}` });
+      return "";
+    };
+    if (name.includes("*")) return fail("must be a plain DNS name, not a wildcard");
+    const badAscii = [...name].some((c) => c.charCodeAt(0) < 128 && !DOMAIN_ASCII.test(c));
+    const ascii = badAscii ? "" : domainToASCII(name);
+    if (!ascii) return fail("must be a valid DNS name");
+    const labels = ascii.split(".");
+    if (labels.length < minLabels) {
+      return fail("must have at least two labels (such as host.example.com)");
+    }
+    if (!labels.every((l) => LABEL.test(l))) {
+      return fail("must be a valid DNS name (labels of 1-63 letters, digits or inner hyphens)");
+    }
+    if (ascii.length > 253) return fail("must be at most 253 characters long");
+    if (/^\d+$/.test(labels.at(-1) ?? "")) return fail("must be a DNS name, not an address");
+    return ascii;
+  });
+}
+
+/** A managed domain: a DNS name of two labels or more. */
+export const domain = dnsName(2);
+
+/** RFC2136_ZONE: the zone the managed names live in; one label is enough (`lan`). */
+export const zone = dnsName(1);
 
 /**
  * Why a zone apex is refused as a managed domain, and how to go on: cleanup deletes every
@@ -330,42 +345,128 @@ export const token = parsed((text, addIssue) => {
   return text;
 });
 
-/** Far above any API token (Cloudflare's are 40 characters); a bigger file is not a token file. */
-export const MAX_TOKEN_FILE_BYTES = 4096;
+/** Far above any API token (Cloudflare's are 40) or TSIG secret (88 for hmac-sha512). */
+export const MAX_SECRET_FILE_BYTES = 4096;
+
+/** What a secret file holds: the secret, and a warning when others may read the file. */
+export interface SecretFile {
+  secret: string;
+  warning?: string;
+}
 
 /**
- * Reads CF_API_TOKEN_FILE: the token, trimmed (files usually end in a newline), and a
- * warning when others may read the file. The warning is logged by the command once the
- * logger has its configured level and format. Only a regular file of at most 4 KiB is read:
- * `/dev/zero` or a FIFO would hang or fill memory. It is opened without blocking and checked
- * on the open descriptor, so nothing can be swapped in between the check and the read.
+ * A file holding a secret (CF_API_TOKEN_FILE, RFC2136_TSIG_SECRET_FILE): the secret, trimmed
+ * (files usually end in a newline), registered for redaction, checked by `valid` (which says
+ * what is wrong, never quoting the secret), and a warning when others may read the file. The
+ * warning is logged by the command once the logger has its configured level and format. Only a
+ * regular file of at most 4 KiB is read: `/dev/zero` or a FIFO would hang or fill memory. It is
+ * opened without blocking and checked on the open descriptor, so nothing can be swapped in
+ * between the check and the read.
  */
-export const tokenFile = parsed((path, addIssue): { secret: string; warning?: string } => {
-  let content: string;
-  let mode: number;
-  try {
-    ({ content, mode } = readSmallFile(path, MAX_TOKEN_FILE_BYTES, "a token file"));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    addIssue({ message: `cannot read ${quote(path)} (${code})` });
-    return { secret: "" };
-  }
-  const secret = content.trim();
-  registerSecret(secret);
-  if (!secret) addIssue({ message: `${quote(path)} is empty` });
-  else if (!TOKEN.test(secret)) addIssue({ message: `the token in ${quote(path)} ${TOKEN_RULE}` });
-  return { secret, warning: sharedFileWarning(path, mode) };
-});
+function secretFile(
+  variable: string,
+  what: string,
+  problem: (secret: string) => string | undefined,
+) {
+  return parsed((path, addIssue): SecretFile => {
+    let content: string;
+    let mode: number;
+    try {
+      ({ content, mode } = readSmallFile(path, MAX_SECRET_FILE_BYTES, `a ${what} file`));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      addIssue({ message: `cannot read ${quote(path)} (${code})` });
+      return { secret: "" };
+    }
+    const secret = content.trim();
+    registerSecret(secret);
+    const wrong = secret ? problem(secret) : `${quote(path)} is empty`;
+    if (wrong) addIssue({ message: secret ? `the ${what} in ${quote(path)} ${wrong}` : wrong });
+    return { secret, warning: sharedFileWarning(variable, path, mode) };
+  });
+}
 
-function sharedFileWarning(path: string, mode: number): string | undefined {
+/** CF_API_TOKEN_FILE: a file holding the API token. */
+export const tokenFile = secretFile("CF_API_TOKEN_FILE", "token", (secret) =>
+  TOKEN.test(secret) ? undefined : TOKEN_RULE,
+);
+
+function sharedFileWarning(variable: string, path: string, mode: number): string | undefined {
   // Windows has no Unix permission bits; its mode is synthesised and always looks shared.
   if (process.platform === "win32" || (mode & 0o077) === 0) return undefined;
   // chmod 600 alone could lock out the user dynip runs as (uid 65532 in the image) when the
   // file belongs to root: say who must own it.
   const uid = process.getuid?.();
   const owner = uid === undefined ? "" : `chown ${uid} ${path} && `;
-  return `CF_API_TOKEN_FILE: ${path} is readable by group or others; run ${owner}chmod 400 ${path} (only the user dynip runs as needs to read it)`;
+  return `${variable}: ${path} is readable by group or others; run ${owner}chmod 400 ${path} (only the user dynip runs as needs to read it)`;
 }
+
+const SECRET_RULE = "must be base64, as tsig-keygen prints it (value not shown)";
+
+/** RFC2136_TSIG_SECRET: base64 (RFC 8945 keys as tsig-keygen prints them); never quoted back. */
+export const tsigSecret = parsed((text, addIssue) => {
+  registerSecret(text);
+  if (!secretBytes(text)) addIssue({ message: SECRET_RULE });
+  return text;
+});
+
+/** RFC2136_TSIG_SECRET_FILE: a file holding the secret, as CF_API_TOKEN_FILE holds the token. */
+export const tsigSecretFile = secretFile("RFC2136_TSIG_SECRET_FILE", "secret", (secret) =>
+  secretBytes(secret) ? undefined : SECRET_RULE,
+);
+
+/**
+ * RFC2136_TSIG_KEY: the key's name as named.conf's `key "<name>"` spells it, a DNS name of
+ * letters, digits, `-` and `_`, lower-cased (names compare case-insensitively on the wire).
+ */
+export const tsigKeyName = parsed((text, addIssue) => {
+  const name = text.replace(/\.$/, "").toLowerCase();
+  const labels = name.split(".");
+  const valid = labels.every((l) => /^[a-z0-9_-]{1,63}$/.test(l)) && name.length <= 253;
+  if (!valid) {
+    addIssue({
+      message: `must be a key name such as dynip-key (letters, digits, - and _ in dot-separated labels), got ${quote(text)}`,
+    });
+  }
+  return name;
+});
+
+/** Where a DNS server listens: an address or host name, and a port. */
+export interface ServerAddress {
+  /** An IPv4 or IPv6 literal (canonical, IPv6 without brackets), or a host name. */
+  host: string;
+  port: number;
+}
+
+/**
+ * RFC2136_SERVER: `host` or `host:port`, the host an IPv4 or IPv6 literal (`[::1]:5353` with a
+ * port, `::1` without) or a host name; the port 1-65535, 53 when left out.
+ */
+export const dnsServer = parsed((text, addIssue): ServerAddress => {
+  const fail = (why: string) => {
+    addIssue({ message: `${why}, got ${quote(text)}` });
+    return { host: "", port: 53 };
+  };
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(text);
+  const plain = bracketed ? undefined : /^([^:]+)(?::(\d{1,5}))?$/.exec(text);
+  const [host, portText] = bracketed
+    ? [bracketed[1] as string, bracketed[2]]
+    : plain
+      ? [plain[1] as string, plain[2]]
+      : [text, undefined];
+  const port = portText === undefined ? 53 : Number(portText);
+  if (!(port >= 1 && port <= 65535)) return fail("the port must be from 1 to 65535");
+  const address = parseAddress(host);
+  if (address) return { host: format(address), port };
+  if (bracketed || host.includes(":")) {
+    return fail("must be host, host:port, an IPv6 address or [IPv6]:port");
+  }
+  const name = host.replace(/\.$/, "").toLowerCase();
+  if (!name.split(".").every((l) => LABEL.test(l))) {
+    return fail("must be an address or a host name, optionally with :port");
+  }
+  return { host: name, port };
+});
 
 /** HEALTH_ADDRESS: an IPv4 or IPv6 literal to listen on, canonical. */
 export const listenAddress = parsed((text, addIssue) => {

@@ -8,10 +8,15 @@ import * as v from "valibot";
 import { inCidrs } from "../detect/cidr.ts";
 import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "../detect/defaults.ts";
 import type { Cidr, ExternalSource, InternalSource } from "../detect/source-types.ts";
+import { TSIG_ALGORITHMS, type TsigAlgorithm } from "../dns/tsig-key.ts";
 import { ConfigError, DynipError } from "../errors.ts";
 import { type LogFormat, type LogLevelName, redact } from "../observe/log.ts";
 import { HEARTBEAT_NAME_OVERHEAD } from "../registry/heartbeat.ts";
 import * as field from "./fields.ts";
+
+/** DNS_PROVIDER: the back ends dynip can write to. */
+export const DNS_PROVIDERS = ["cloudflare", "rfc2136"] as const;
+export type DnsProviderName = (typeof DNS_PROVIDERS)[number];
 
 export type EnvName =
   | "INTERNAL_DOMAIN"
@@ -30,12 +35,20 @@ export type EnvName =
   | "RECORD_TTL"
   | "CF_PROXIED"
   | "RECORD_COMMENT"
+  | "DNS_PROVIDER"
   | "CF_API_TOKEN"
   | "CF_API_TOKEN_FILE"
   | "CF_ZONE_ID"
   | "CF_API_URL"
   | "API_TIMEOUT_SECONDS"
   | "BATCH_SIZE"
+  | "RFC2136_SERVER"
+  | "RFC2136_ZONE"
+  | "RFC2136_TSIG_KEY"
+  | "RFC2136_TSIG_SECRET"
+  | "RFC2136_TSIG_SECRET_FILE"
+  | "RFC2136_TSIG_ALGORITHM"
+  | "RFC2136_TIMEOUT_SECONDS"
   | "UPDATE_INTERVAL"
   | "DEREGISTER_ON_STOP"
   | "CLEANUP_INTERVAL_SECONDS"
@@ -59,9 +72,12 @@ const DEFAULTS = {
   RECORD_TTL: "120",
   CF_PROXIED: "false",
   RECORD_COMMENT: "managed by dynip",
+  DNS_PROVIDER: "cloudflare",
   CF_API_URL: "https://api.cloudflare.com/client/v4",
   API_TIMEOUT_SECONDS: "30",
   BATCH_SIZE: "200",
+  RFC2136_TSIG_ALGORITHM: "hmac-sha256",
+  RFC2136_TIMEOUT_SECONDS: "10",
   DEREGISTER_ON_STOP: "false",
   CLEANUP_INTERVAL_SECONDS: "300",
   STALE_THRESHOLD_SECONDS: "900",
@@ -93,6 +109,8 @@ const DESCRIPTIONS: Record<EnvName, string> = {
   CF_PROXIED: "Proxy public A/AAAA records through Cloudflare (true/false)",
   RECORD_COMMENT:
     "Comment on every record dynip creates, up to 100 characters (`none`: no comment)",
+  DNS_PROVIDER:
+    "Where the records live: cloudflare, or rfc2136 (your own server: BIND, Knot, PowerDNS)",
   CF_API_TOKEN: "Cloudflare API token (Zone.DNS Edit, plus Zone.Zone Read without CF_ZONE_ID)",
   CF_API_TOKEN_FILE:
     "File holding the API token instead of CF_API_TOKEN (readable only by the user dynip runs as)",
@@ -100,6 +118,17 @@ const DESCRIPTIONS: Record<EnvName, string> = {
   CF_API_URL: "Cloudflare API base URL (plain http:// only for loopback hosts)",
   API_TIMEOUT_SECONDS: "Timeout of each Cloudflare API request, 1-300 seconds",
   BATCH_SIZE: "Operations per batch request, 1-3500 (200 is the Free plan limit)",
+  RFC2136_SERVER:
+    "rfc2136: the primary server, host or host:port ([IPv6]:port), port 53 by default",
+  RFC2136_ZONE: "rfc2136: the zone every managed name lives in",
+  RFC2136_TSIG_KEY: "rfc2136: TSIG key name, as named.conf's key statement spells it",
+  RFC2136_TSIG_SECRET: "rfc2136: the key's secret in base64, as tsig-keygen prints it",
+  RFC2136_TSIG_SECRET_FILE:
+    "File holding the TSIG secret instead of RFC2136_TSIG_SECRET (readable only by the user dynip runs as)",
+  RFC2136_TSIG_ALGORITHM:
+    "rfc2136: hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1",
+  RFC2136_TIMEOUT_SECONDS:
+    "rfc2136: timeout of each exchange with the server (a whole zone transfer), 1-300 seconds",
   UPDATE_INTERVAL: "Run update long-lived, one pass every N seconds (1-86400); unset: one pass",
   DEREGISTER_ON_STOP: "Long-lived update deletes this host's records on SIGTERM (true/false)",
   CLEANUP_INTERVAL_SECONDS: "Seconds between cleanup cycles, 1-86400",
@@ -157,6 +186,7 @@ const Fields = v.object({
   ),
   CF_PROXIED: v.optional(field.boolean, DEFAULTS.CF_PROXIED),
   RECORD_COMMENT: v.optional(field.comment, DEFAULTS.RECORD_COMMENT),
+  DNS_PROVIDER: v.optional(field.choice(DNS_PROVIDERS), DEFAULTS.DNS_PROVIDER),
   CF_API_TOKEN: v.optional(field.token),
   CF_API_TOKEN_FILE: v.optional(field.tokenFile),
   CF_ZONE_ID: v.optional(field.zoneId),
@@ -166,6 +196,16 @@ const Fields = v.object({
     field.integer("an integer from 1 to 3500", field.range(1, 3500)),
     DEFAULTS.BATCH_SIZE,
   ),
+  RFC2136_SERVER: v.optional(field.dnsServer),
+  RFC2136_ZONE: v.optional(field.zone),
+  RFC2136_TSIG_KEY: v.optional(field.tsigKeyName),
+  RFC2136_TSIG_SECRET: v.optional(field.tsigSecret),
+  RFC2136_TSIG_SECRET_FILE: v.optional(field.tsigSecretFile),
+  RFC2136_TSIG_ALGORITHM: v.optional(
+    field.choice(TSIG_ALGORITHMS),
+    DEFAULTS.RFC2136_TSIG_ALGORITHM,
+  ),
+  RFC2136_TIMEOUT_SECONDS: v.optional(seconds(1, 300), DEFAULTS.RFC2136_TIMEOUT_SECONDS),
   UPDATE_INTERVAL: v.optional(seconds(1, 86400)),
   DEREGISTER_ON_STOP: v.optional(field.boolean, DEFAULTS.DEREGISTER_ON_STOP),
   CLEANUP_INTERVAL_SECONDS: v.optional(seconds(1, 86400), DEFAULTS.CLEANUP_INTERVAL_SECONDS),
@@ -287,6 +327,29 @@ function namingProblems(raw: RawConfig): string[] {
   });
 }
 
+/**
+ * With DNS_PROVIDER=rfc2136 and RFC2136_ZONE set, every managed domain must be inside the zone
+ * (UPDATE names outside it are refused, NOTZONE), and one that is the zone itself is its apex.
+ */
+function zoneProblems(
+  input: Pick<Checked, "DNS_PROVIDER" | "RFC2136_ZONE" | "ALLOW_ZONE_APEX" | DomainVariable>,
+): string[] {
+  const zone = input.RFC2136_ZONE;
+  if (input.DNS_PROVIDER !== "rfc2136" || zone === undefined) return [];
+  return DOMAIN_VARIABLES.flatMap((name) => {
+    const domain = input[name];
+    if (domain === undefined) return [];
+    if (domain === zone) {
+      return input.ALLOW_ZONE_APEX
+        ? []
+        : [`${name}: ${field.apexRefusal(domain, `is the apex of RFC2136_ZONE ${zone}`)}`];
+    }
+    return domain.endsWith(`.${zone}`)
+      ? []
+      : [`${name}: ${domain} is not inside RFC2136_ZONE ${zone}; every managed name must be`];
+  });
+}
+
 // A partialCheck is skipped after an issue without a path, so only the last check may lack one.
 const ConfigSchema = v.pipe(
   Fields,
@@ -299,6 +362,24 @@ const ConfigSchema = v.pipe(
       "CF_API_TOKEN_FILE is set too; set only one of them",
     ),
     ["CF_API_TOKEN"],
+  ),
+  v.forward(
+    v.partialCheck(
+      [["RFC2136_TSIG_SECRET"]],
+      (input) =>
+        input.RFC2136_TSIG_SECRET === undefined ||
+        (input as RawConfig).RFC2136_TSIG_SECRET_FILE === undefined,
+      "RFC2136_TSIG_SECRET_FILE is set too; set only one of them",
+    ),
+    ["RFC2136_TSIG_SECRET"],
+  ),
+  v.forward(
+    v.partialCheck(
+      [["DNS_PROVIDER"], ["RFC2136_ZONE"], ["ALLOW_ZONE_APEX"], ...DOMAIN_PATHS],
+      (input) => zoneProblems(input).length === 0,
+      (issue) => zoneProblems(issue.input as Checked).join("; "),
+    ),
+    ["RFC2136_ZONE"],
   ),
   v.partialCheck(
     DOMAIN_PATHS,
@@ -342,6 +423,21 @@ const ConfigSchema = v.pipe(
   v.transform(toConfig),
 );
 
+/** The RFC2136_* settings as validated; each may be unset until DNS_PROVIDER=rfc2136 needs it. */
+export interface Rfc2136Settings {
+  /** RFC2136_SERVER; the port is 53 unless given. */
+  server?: field.ServerAddress;
+  /** RFC2136_ZONE: lower-case, no trailing dot; every managed domain is inside it. */
+  zone?: string;
+  /** RFC2136_TSIG_KEY, lower-case. */
+  keyName?: string;
+  /** RFC2136_TSIG_SECRET or the file's content, base64; registered with the redaction. */
+  secret?: string;
+  algorithm: TsigAlgorithm;
+  /** RFC2136_TIMEOUT_SECONDS: bounds each exchange, a whole transfer included. */
+  timeoutSeconds: number;
+}
+
 /** Validated configuration. Durations stay in the unit their name says. */
 export interface Config {
   /** Managed domains: lower-case punycode, no trailing dot; at least one is set, all distinct. */
@@ -367,6 +463,8 @@ export interface Config {
   proxied: boolean;
   /** Comment on created records (Cloudflare's dashboard shows it); unset for none. */
   comment?: string;
+  /** DNS_PROVIDER: where the records live. */
+  provider: DnsProviderName;
   /** From CF_API_TOKEN or CF_API_TOKEN_FILE; registered with the logger's redaction. */
   token?: string;
   /** Lower-case hex; unset means find the zone from the domains. */
@@ -375,6 +473,8 @@ export interface Config {
   apiUrl: string;
   apiTimeoutSeconds: number;
   batchSize: number;
+  /** The RFC2136_* settings; what is unset is refused when the provider is asked for. */
+  rfc2136: Rfc2136Settings;
   /** Set: `update` is long-lived with a pass every interval; unset: one pass. */
   updateIntervalSeconds?: number;
   deregisterOnStop: boolean;
@@ -401,16 +501,39 @@ function defined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
+/** Variables only one provider reads, set while DNS_PROVIDER names the other. */
+const PROVIDER_VARIABLES: Record<DnsProviderName, EnvName[]> = {
+  cloudflare: ["CF_API_TOKEN", "CF_API_TOKEN_FILE", "CF_ZONE_ID"],
+  rfc2136: [
+    "RFC2136_SERVER",
+    "RFC2136_ZONE",
+    "RFC2136_TSIG_KEY",
+    "RFC2136_TSIG_SECRET",
+    "RFC2136_TSIG_SECRET_FILE",
+  ],
+};
+
 /** Settings that work but probably not as meant: said at start, never refused. */
 function settingWarnings(input: Checked): string[] {
   const interval = input.UPDATE_INTERVAL;
   const threshold = input.STALE_THRESHOLD_SECONDS;
-  return interval !== undefined && interval >= threshold
-    ? [
-        `UPDATE_INTERVAL=${interval} is not below STALE_THRESHOLD_SECONDS=${threshold}: cleanup may ` +
-          "delete this host's records between two of its passes; keep the threshold at 2-3 intervals",
-      ]
-    : [];
+  const slow =
+    interval !== undefined && interval >= threshold
+      ? [
+          `UPDATE_INTERVAL=${interval} is not below STALE_THRESHOLD_SECONDS=${threshold}: cleanup may ` +
+            "delete this host's records between two of its passes; keep the threshold at 2-3 intervals",
+        ]
+      : [];
+  const other = DNS_PROVIDERS.find((p) => p !== input.DNS_PROVIDER) as DnsProviderName;
+  const unused = PROVIDER_VARIABLES[other].filter((name) => input[name] !== undefined);
+  if (input.DNS_PROVIDER === "rfc2136" && input.CF_PROXIED) unused.push("CF_PROXIED");
+  const ignored =
+    unused.length > 0
+      ? [
+          `${unused.join(", ")} ${unused.length > 1 ? "are" : "is"} ignored with DNS_PROVIDER=${input.DNS_PROVIDER}`,
+        ]
+      : [];
+  return [...slow, ...ignored];
 }
 
 function toConfig(input: Checked): Config {
@@ -433,15 +556,26 @@ function toConfig(input: Checked): Config {
     ttl: input.RECORD_TTL,
     proxied: input.CF_PROXIED,
     comment: input.RECORD_COMMENT,
+    provider: input.DNS_PROVIDER,
     token: input.CF_API_TOKEN ?? input.CF_API_TOKEN_FILE?.secret,
     warnings: [
-      ...(input.CF_API_TOKEN_FILE?.warning ? [input.CF_API_TOKEN_FILE.warning] : []),
+      ...[input.CF_API_TOKEN_FILE, input.RFC2136_TSIG_SECRET_FILE].flatMap((file) =>
+        file?.warning ? [file.warning] : [],
+      ),
       ...settingWarnings(input),
     ],
     zoneId: input.CF_ZONE_ID,
     apiUrl: input.CF_API_URL,
     apiTimeoutSeconds: input.API_TIMEOUT_SECONDS,
     batchSize: input.BATCH_SIZE,
+    rfc2136: defined({
+      server: input.RFC2136_SERVER,
+      zone: input.RFC2136_ZONE,
+      keyName: input.RFC2136_TSIG_KEY,
+      secret: input.RFC2136_TSIG_SECRET ?? input.RFC2136_TSIG_SECRET_FILE?.secret,
+      algorithm: input.RFC2136_TSIG_ALGORITHM,
+      timeoutSeconds: input.RFC2136_TIMEOUT_SECONDS,
+    }),
     updateIntervalSeconds: input.UPDATE_INTERVAL,
     deregisterOnStop: input.DEREGISTER_ON_STOP,
     cleanupIntervalSeconds: input.CLEANUP_INTERVAL_SECONDS,
@@ -547,6 +681,43 @@ export function managedDomains(config: Config): string[] {
 }
 
 /** For commands that must write: the token, or a ConfigError saying how to give one. */
+/**
+ * The variables the configured provider still needs before it can be asked anything, in
+ * table order: CF_API_TOKEN for Cloudflare; RFC2136_SERVER, RFC2136_ZONE, RFC2136_TSIG_KEY and
+ * RFC2136_TSIG_SECRET for rfc2136 (TSIG is required: it authenticates dynip, and the time the
+ * server signs its answers with is the clock cleanup judges ages on). Empty when complete.
+ */
+export function missingCredentials(config: Config): string[] {
+  if (config.provider === "cloudflare") return config.token ? [] : ["CF_API_TOKEN"];
+  const { server, zone, keyName, secret } = config.rfc2136;
+  return [
+    ...(server ? [] : ["RFC2136_SERVER"]),
+    ...(zone ? [] : ["RFC2136_ZONE"]),
+    ...(keyName ? [] : ["RFC2136_TSIG_KEY"]),
+    ...(secret ? [] : ["RFC2136_TSIG_SECRET"]),
+  ];
+}
+
+/**
+ * Throws a ConfigError (exit 2, before any request) naming each variable missingCredentials
+ * lists; returns when the provider has all it needs.
+ */
+export function requireCredentials(config: Config): void {
+  if (config.provider === "cloudflare") {
+    requireToken(config);
+    return;
+  }
+  const missing = missingCredentials(config);
+  if (missing.length === 0) return;
+  throw new ConfigError(
+    missing.map((name) =>
+      name === "RFC2136_TSIG_SECRET"
+        ? `${name}: required with DNS_PROVIDER=rfc2136 (or RFC2136_TSIG_SECRET_FILE, a file holding it)`
+        : `${name}: required with DNS_PROVIDER=rfc2136`,
+    ),
+  );
+}
+
 export function requireToken(config: Config): string {
   if (config.token) return config.token;
   throw new ConfigError([

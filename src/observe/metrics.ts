@@ -44,12 +44,12 @@ export function createMetrics(): Metrics {
   const requests = family(
     "dynip_api_requests_total",
     "counter",
-    "Cloudflare API requests (retries included) by method and status; status is error when no answer came.",
+    "Requests to the DNS provider (retries included) by method and status; status is error when no answer or a failure came.",
   );
   const errors = family(
     "dynip_api_errors_total",
     "counter",
-    "Cloudflare API requests that got no answer or an HTTP status of 400 or more.",
+    "Requests to the DNS provider that got no answer, an HTTP status of 400 or more, or a failed DNS answer.",
   );
   // Zero samples from the start, so rate() and alerts see the series before the first event.
   for (const result of ["success", "failure"]) add(cycles, { result }, 0);

@@ -1,14 +1,21 @@
 /**
- * The one place that picks a provider from configuration (docs/architecture.md). Cloudflare is
- * the only back end so far; the next one is chosen here too.
+ * The one place that picks a provider from configuration (docs/architecture.md): DNS_PROVIDER
+ * names it, and its settings build it.
  */
-import { type Config, managedDomains, requireToken } from "../config/load.ts";
+import {
+  type Config,
+  managedDomains,
+  missingCredentials,
+  requireCredentials,
+} from "../config/load.ts";
+import { type AddressStyle, ttlStyle } from "../dns/record.ts";
 import { createCloudflareClient } from "./cloudflare/client.ts";
 import { createCloudflareProvider, requestInfo } from "./cloudflare/cloudflare.ts";
 import { cloudflareStyle } from "./cloudflare/records.ts";
 import { createDryRun } from "./dry-run.ts";
 import { createMemoryProvider } from "./memory.ts";
 import type { Lifecycle, Provider, RequestInfo } from "./provider.ts";
+import { createRfc2136Provider } from "./rfc2136/rfc2136.ts";
 
 export interface ProviderSetup {
   /** Hears every request, retries included: metrics, the cleanup brake's trouble watch. */
@@ -18,14 +25,19 @@ export interface ProviderSetup {
 }
 
 /**
- * The configured back end. Throws a ConfigError (exit 2, before any request) when its
- * credentials are missing (CF_API_TOKEN).
+ * The configured back end. Throws a ConfigError (exit 2, before any request) naming the
+ * settings it still needs (CF_API_TOKEN; RFC2136_SERVER, RFC2136_ZONE, RFC2136_TSIG_KEY,
+ * RFC2136_TSIG_SECRET).
  */
 export function providerFor(config: Config, setup: ProviderSetup = {}): Provider {
-  const { onRequest, lifecycle } = setup;
+  requireCredentials(config);
+  return config.provider === "rfc2136" ? rfc2136For(config, setup) : cloudflareFor(config, setup);
+}
+
+function cloudflareFor(config: Config, { onRequest, lifecycle }: ProviderSetup): Provider {
   const client = createCloudflareClient({
     apiUrl: config.apiUrl,
-    token: requireToken(config),
+    ...(config.token ? { token: config.token } : {}),
     timeoutMs: config.apiTimeoutSeconds * 1000,
     batchSize: config.batchSize,
     ...(onRequest ? { onRequest: (info) => onRequest(requestInfo(info)) } : {}),
@@ -41,19 +53,39 @@ export function providerFor(config: Config, setup: ProviderSetup = {}): Provider
   });
 }
 
-/** True when the configured back end has what it needs to be asked (CF_API_TOKEN). */
+function rfc2136For(config: Config, { onRequest, lifecycle }: ProviderSetup): Provider {
+  const { server, zone, keyName, secret, algorithm, timeoutSeconds } = config.rfc2136;
+  // requireCredentials has seen every one of them set.
+  if (!server || !zone || !keyName || !secret) throw new Error("RFC 2136 settings incomplete");
+  return createRfc2136Provider({
+    server,
+    zone,
+    key: { name: keyName, algorithm, secret },
+    timeoutMs: timeoutSeconds * 1000,
+    ttl: config.ttl,
+    ...(onRequest ? { onRequest } : {}),
+    ...(lifecycle ? { lifecycle } : {}),
+  });
+}
+
+/** How the configured back end writes address records: Cloudflare's proxying, or TTL alone. */
+function styleFor(config: Config): AddressStyle {
+  return config.provider === "rfc2136" ? ttlStyle(config.ttl) : cloudflareStyle(config);
+}
+
+/** True when the configured back end has what it needs to be asked (missingCredentials). */
 export function hasCredentials(config: Config): boolean {
-  return Boolean(config.token);
+  return missingCredentials(config).length === 0;
 }
 
 /**
- * A preview's provider (`--dry-run`): reads from the configured back end, or, without
+ * A preview's provider (`--dry-run`): reads from the configured back end, or, without its
  * credentials, from an empty zone in memory; prints what it would write to `print`, and
  * writes nothing. Throws what providerFor throws.
  */
 export function previewProvider(config: Config, print: (line: string) => void): Provider {
   const inner = hasCredentials(config)
     ? providerFor(config)
-    : createMemoryProvider({ style: cloudflareStyle(config) });
+    : createMemoryProvider({ style: styleFor(config) });
   return createDryRun(inner, print);
 }

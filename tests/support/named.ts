@@ -14,8 +14,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import type { TsigAlgorithm } from "../../src/dns/tsig-algorithms.ts";
-import type { TsigKey } from "../../src/providers/rfc2136/tsig.ts";
+import type { TsigAlgorithm, TsigKey } from "../../src/dns/tsig-key.ts";
 
 export interface ZoneSpec {
   /** The zone's apex, such as `example.test`. */
@@ -28,9 +27,15 @@ export interface ZoneSpec {
   /**
    * `open` (default): the run's key may change anything in the zone (`grant <key> zonesub
    * ANY`) and transfer it. `restricted`: the key may only change A records of
-   * `allowed.<zone>` and no one may transfer the zone.
+   * `allowed.<zone>` and no one may transfer the zone. `transfer-only`: the key may transfer
+   * the zone but change only A records of `allowed.<zone>`.
    */
-  policy?: "open" | "restricted";
+  policy?: "open" | "restricted" | "transfer-only";
+  /**
+   * The zone's `allow-transfer` and `update-policy` statements exactly as given (say, the
+   * README's), `<key>` standing for the run key's name; they replace what `policy` writes.
+   */
+  statements?: string[];
 }
 
 export interface NamedOptions {
@@ -182,17 +187,21 @@ function keyClause(key: TsigKey): string {
 }
 
 function zoneClause(spec: ZoneSpec, key: TsigKey): string {
-  const restricted = spec.policy === "restricted";
-  const transfer = restricted ? "none;" : `key "${key.name}";`;
-  const grant = restricted
-    ? `grant "${key.name}" name allowed.${spec.name}. A;`
-    : `grant "${key.name}" zonesub ANY;`;
+  const policy = spec.policy ?? "open";
+  const transfer = policy === "restricted" ? "none;" : `key "${key.name}";`;
+  const grant =
+    policy === "open"
+      ? `grant "${key.name}" zonesub ANY;`
+      : `grant "${key.name}" name allowed.${spec.name}. A;`;
+  const statements = spec.statements?.map((line) => line.replaceAll("<key>", key.name)) ?? [
+    `allow-transfer { ${transfer} };`,
+    `update-policy { ${grant} };`,
+  ];
   return [
     `zone "${spec.name}" {`,
     "  type primary;",
     `  file "${spec.name}.zone";`,
-    `  allow-transfer { ${transfer} };`,
-    `  update-policy { ${grant} };`,
+    ...statements.map((line) => `  ${line}`),
     "};",
     "",
   ].join("\n");

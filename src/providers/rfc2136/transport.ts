@@ -6,13 +6,8 @@
  * DnsRcodeError, and an UPDATE whose prerequisite failed is a result, not an error.
  */
 import { connect, type Socket } from "node:net";
-import {
-  createTransferVerifier,
-  DEFAULT_FUDGE,
-  signMessage,
-  type TsigKey,
-  verifyResponse,
-} from "./tsig.ts";
+import type { TsigKey } from "../../dns/tsig-key.ts";
+import { createTransferVerifier, DEFAULT_FUDGE, signMessage, verifyResponse } from "./tsig.ts";
 import {
   type DecodedMessage,
   DnsFormatError,

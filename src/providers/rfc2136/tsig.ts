@@ -7,7 +7,7 @@
  * Times are seconds since 1970; all integers big-endian. Nothing here does I/O.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { TsigAlgorithm } from "../../dns/tsig-algorithms.ts";
+import { secretBytes, type TsigAlgorithm, type TsigKey } from "../../dns/tsig-key.ts";
 import {
   canonicalNameBytes,
   type DecodedMessage,
@@ -39,14 +39,6 @@ export const DEFAULT_FUDGE = 300;
  * ones (BIND signs every message; other servers may not).
  */
 export const MAX_UNSIGNED_MESSAGES = 99;
-
-export interface TsigKey {
-  /** Key name as in named.conf's `key "<name>"`, such as `dynip-key`. */
-  name: string;
-  algorithm: TsigAlgorithm;
-  /** The secret in base64, as `tsig-keygen` prints it. */
-  secret: string;
-}
 
 /** What went wrong with a TSIG, by the code RFC 8945 §3 gives it, or the checks of §5.3. */
 export type TsigProblem =
@@ -84,11 +76,9 @@ export class TsigError extends Error {
  * optional) or empty; the message never contains the secret.
  */
 export function decodeSecret(secret: string): Buffer {
-  const compact = secret.replace(/\s+/g, "");
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.replace(/=+$/, "").length % 4 === 1) {
-    throw new DnsEncodeError("the TSIG secret is not base64 (as tsig-keygen prints it)");
-  }
-  return Buffer.from(compact, "base64");
+  const bytes = secretBytes(secret);
+  if (!bytes) throw new DnsEncodeError("the TSIG secret is not base64 (as tsig-keygen prints it)");
+  return bytes;
 }
 
 /** Throws DnsEncodeError for an unknown algorithm or a bad key name or secret. */

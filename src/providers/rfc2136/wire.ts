@@ -1026,6 +1026,10 @@ export function decodeMessage(bytes: Uint8Array): DecodedMessage {
  * (names without the trailing dot), anything else in RFC 3597 §5's generic form `\# 3 010203`
  * (`\# 0` for empty RDATA); TSIG, which no zone holds, as algorithm, time, fudge and error.
  */
+/**
+ * Record data in presentation form: A, AAAA and TXT as `content` (see the module comment), NS
+ * its host, SOA its seven fields, anything else in RFC 3597's `\# <length> <hex>` form.
+ */
 export function rdataContent(data: RData): string {
   switch (data.kind) {
     case "A":

@@ -1,0 +1,160 @@
+/**
+ * A real Knot DNS (`knotd`) for tests: the second server the RFC 2136 provider is tried
+ * against. One process per call on a free port of 127.0.0.1 (never 53), with a throwaway
+ * directory holding knot.conf, one zone and a TSIG key allowed to transfer and update it.
+ * `stop()` kills it and removes the directory; a test process that dies first kills it too.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import type { TsigKey } from "../../src/dns/tsig-key.ts";
+
+export interface KnotServer {
+  host: "127.0.0.1";
+  port: number;
+  zone: string;
+  key: TsigKey;
+  /** dig against this server (`dig` comes from BIND's tools); its stdout. */
+  dig(args: string[]): Promise<string>;
+  /** What knotd printed so far, for failure messages. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+function findTool(tool: string): string | undefined {
+  return (
+    Bun.which(tool) ?? Bun.which(tool, { PATH: "/usr/local/sbin:/usr/sbin:/sbin" }) ?? undefined
+  );
+}
+
+/** Why Knot cannot run here, or undefined when it can (`knot` and `bind9-dnsutils` packages). */
+export function knotUnavailable(): string | undefined {
+  if (process.platform !== "linux") return "the Knot tests run on Linux only";
+  const missing = ["knotd", "dig"].filter((tool) => !findTool(tool));
+  return missing.length > 0
+    ? `${missing.join(" and ")} not installed (Debian: apt-get install knot bind9-dnsutils)`
+    : undefined;
+}
+
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error("no free port for knotd on 127.0.0.1");
+}
+
+const running = new Set<Subprocess>();
+process.on("exit", () => {
+  for (const proc of running) proc.kill("SIGKILL");
+});
+
+/** Starts knotd and resolves once the zone answers its SOA over TCP; throws within 20 s. */
+export async function startKnot(zone = "example.test"): Promise<KnotServer> {
+  const unavailable = knotUnavailable();
+  if (unavailable) throw new Error(`cannot start knotd: ${unavailable}`);
+  const key: TsigKey = {
+    name: "dynip-key",
+    algorithm: "hmac-sha256",
+    secret: randomBytes(32).toString("base64"),
+  };
+  const dir = mkdtempSync(join(tmpdir(), "dynip-knot-"));
+  const port = await freePort();
+  // The journal lives in the database directory: without it every update fails (SERVFAIL).
+  mkdirSync(join(dir, "db"));
+  writeFileSync(
+    join(dir, `${zone}.zone`),
+    [
+      "$TTL 300",
+      `@ IN SOA ns.${zone}. hostmaster.${zone}. 1 3600 600 86400 60`,
+      `@ IN NS ns.${zone}.`,
+      "ns IN A 127.0.0.1",
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(dir, "knot.conf"),
+    [
+      "server:",
+      `    rundir: "${dir}"`,
+      `    listen: 127.0.0.1@${port}`,
+      "log:",
+      "  - target: stderr",
+      "    any: info",
+      "database:",
+      `    storage: "${join(dir, "db")}"`,
+      "key:",
+      `  - id: ${key.name}`,
+      `    algorithm: ${key.algorithm}`,
+      `    secret: ${key.secret}`,
+      "acl:",
+      "  - id: dynip",
+      `    key: ${key.name}`,
+      "    action: [transfer, update]",
+      "template:",
+      "  - id: default",
+      `    storage: "${dir}"`,
+      '    file: "%s.zone"',
+      "zone:",
+      `  - domain: ${zone}`,
+      "    acl: dynip",
+      "",
+    ].join("\n"),
+  );
+  const proc = Bun.spawn([findTool("knotd") as string, "-c", join(dir, "knot.conf")], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  running.add(proc);
+  let output = "";
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr) output = (output + decoder.decode(chunk)).slice(-65536);
+  })();
+  let exited = false;
+  void proc.exited.then(() => {
+    exited = true;
+    running.delete(proc);
+  });
+  const stop = async () => {
+    if (!exited) {
+      proc.kill("SIGTERM");
+      await Promise.race([proc.exited, Bun.sleep(5_000)]);
+      if (!exited) proc.kill("SIGKILL");
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const dig = async (args: string[]) => {
+    const child = Bun.spawn(
+      [findTool("dig") as string, "-p", String(port), "@127.0.0.1", "+time=2", "+tries=1", ...args],
+      { stdout: "pipe", stderr: "pipe", timeout: 15_000 },
+    );
+    const [text, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+    if (code !== 0) throw new Error(`dig ${args.join(" ")} exited ${code}: ${text}`);
+    return text;
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (exited) {
+      await stop();
+      throw new Error(`knotd did not start:\n${output}`);
+    }
+    const soa = await dig(["+short", "+tcp", "+norecurse", zone, "SOA"]).catch(() => "");
+    if (soa.trim() !== "") break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`knotd did not answer on 127.0.0.1:${port} within 20 s:\n${output}`);
+    }
+    await Bun.sleep(50);
+  }
+  return { host: "127.0.0.1", port, zone, key, dig, log: () => output, stop };
+}
