@@ -81,6 +81,7 @@ describe("defaults", () => {
         brakeHoldSeconds: 3600,
         stopTimeoutSeconds: 10,
         healthAddress: "0.0.0.0",
+        notify: { webhookUrls: [], timeoutSeconds: 5 },
         logLevel: "info",
         logFormat: "pretty",
         warnings: [],
@@ -157,6 +158,13 @@ const BAD: Record<EnvName, string> = {
   STOP_TIMEOUT_SECONDS: "0",
   HEALTH_PORT: "65536",
   HEALTH_ADDRESS: "localhost",
+  HEALTHCHECKS_URL: "ftp://hc-ping.com/key",
+  HEALTHCHECKS_URL_FILE: join(dir, "missing"),
+  UPTIMEKUMA_URL: "not a url",
+  UPTIMEKUMA_URL_FILE: join(dir, "missing"),
+  WEBHOOK_URL: "https://hooks.example.com/a,mailto:x@example.com",
+  WEBHOOK_URL_FILE: join(dir, "missing"),
+  NOTIFY_TIMEOUT_SECONDS: "61",
   LOG_LEVEL: "verbose",
   LOG_FORMAT: "xml",
 };
@@ -283,7 +291,14 @@ describe("bad values", () => {
   });
 
   test("every problem is reported at once", () => {
-    const { CF_API_TOKEN_FILE: _, ...allBad } = BAD;
+    // A variable and its _FILE twin both set is a problem of its own: keep one of each pair.
+    const {
+      CF_API_TOKEN_FILE: _t,
+      HEALTHCHECKS_URL_FILE: _h,
+      UPTIMEKUMA_URL_FILE: _u,
+      WEBHOOK_URL_FILE: _w,
+      ...allBad
+    } = BAD;
     const problems = problemsOf(allBad);
     for (const name of Object.keys(allBad)) {
       expect(problems.filter((p) => p.startsWith(`${name}: `))).toHaveLength(1);
@@ -881,5 +896,58 @@ describe("DNS_PROVIDER=rfc2136", () => {
     expect(load({ ...RFC, CF_API_TOKEN: "abc", CF_PROXIED: "true" }).warnings).toEqual([
       "CF_API_TOKEN, CF_PROXIED are ignored with DNS_PROVIDER=rfc2136",
     ]);
+  });
+});
+
+describe("notification URLs", () => {
+  test("kept as given, {instance} included; a list splits at commas and lines", () => {
+    const config = load({
+      ...DOMAIN,
+      HEALTHCHECKS_URL: "https://hc-ping.com/ping-key/{instance}?create=1",
+      UPTIMEKUMA_URL: "https://kuma.example.com/api/push/abc123?status=up&msg=OK&ping=",
+      WEBHOOK_URL: "https://hooks.slack.com/services/T/B/X, https://ntfy.example.com/dynip",
+    });
+    expect(config.notify).toEqual({
+      healthchecksUrl: "https://hc-ping.com/ping-key/{instance}?create=1",
+      uptimeKumaUrl: "https://kuma.example.com/api/push/abc123?status=up&msg=OK&ping=",
+      webhookUrls: ["https://hooks.slack.com/services/T/B/X", "https://ntfy.example.com/dynip"],
+      timeoutSeconds: 5,
+    });
+  });
+
+  test.each([
+    "https://ntfy.sh/dynip-alerts?tpl=1&t={{.title}}&m={{.text}}",
+    "https://discord.com/api/webhooks/123/abc/slack",
+    "https://gotify.example.com/message?token=AbCdEf",
+    "http://127.0.0.1:8080/hook",
+  ])("the README's receiver recipe %s is a valid WEBHOOK_URL", (url) => {
+    expect(load({ ...DOMAIN, WEBHOOK_URL: url }).notify.webhookUrls).toEqual([url]);
+  });
+
+  test("from files, never both, and never quoted back in a problem", () => {
+    const hc = tokenFile("hc-url", "https://hc-ping.com/secret-uuid-0001\n");
+    const hooks = tokenFile(
+      "hooks",
+      "https://a.example.com/secret-1\nhttps://b.example.com/secret-2\n",
+    );
+    const config = load({ ...DOMAIN, HEALTHCHECKS_URL_FILE: hc, WEBHOOK_URL_FILE: hooks });
+    expect(config.notify.healthchecksUrl).toBe("https://hc-ping.com/secret-uuid-0001");
+    expect(config.notify.webhookUrls).toEqual([
+      "https://a.example.com/secret-1",
+      "https://b.example.com/secret-2",
+    ]);
+    expect(
+      problemsOf({
+        ...DOMAIN,
+        HEALTHCHECKS_URL: "https://hc-ping.com/x",
+        HEALTHCHECKS_URL_FILE: hc,
+      }),
+    ).toEqual(["HEALTHCHECKS_URL: HEALTHCHECKS_URL_FILE is set too; set only one of them"]);
+    const text = [
+      ...problemsOf({ ...DOMAIN, WEBHOOK_URL: "https://ok.example.com/a,gopher://secret-leak/x" }),
+      ...problemsOf({ ...DOMAIN, UPTIMEKUMA_URL: "secret-leak" }),
+    ].join("\n");
+    expect(text).toContain("URL 2: must be an http:// or https:// URL (value not shown)");
+    expect(text).not.toContain("secret-leak");
   });
 });

@@ -17,19 +17,28 @@ let compose: Yaml;
 let kube: Yaml[];
 const dir = mkdtempSync(join(tmpdir(), "dynip-examples-"));
 const tokenFile = join(dir, "token");
+const urlFile = join(dir, "url");
 
 beforeAll(async () => {
   flags = await subcommandFlags();
   compose = Bun.YAML.parse(await read("scripts/examples/compose.yaml"));
   kube = Bun.YAML.parse(await read("scripts/examples/kubernetes.yaml")) as Yaml[];
   writeFileSync(tokenFile, "example-token-0123456789", { mode: 0o600 });
+  writeFileSync(urlFile, "https://hc-ping.com/ping-key/dynip-{instance}?create=1", { mode: 0o600 });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Throws the ConfigError when the variables would not start dynip. */
+/**
+ * Throws the ConfigError when the variables would not start dynip. Secret files point into the
+ * container, so a local file stands in: a token, or a URL for the notification ones.
+ */
 function validate(env: Record<string, string>): void {
-  const withToken = env.CF_API_TOKEN_FILE ? { ...env, CF_API_TOKEN_FILE: tokenFile } : env;
-  loadConfig({ env: withToken, hostname: () => "host-01" });
+  const local = Object.fromEntries(
+    Object.entries(env).map(([name, value]) =>
+      name.endsWith("_FILE") ? [name, name.startsWith("CF_") ? tokenFile : urlFile] : [name, value],
+    ),
+  );
+  loadConfig({ env: local, hostname: () => "host-01" });
 }
 
 const kind = (k: string) => kube.filter((d) => d.kind === k);
@@ -61,6 +70,24 @@ describe("compose.yaml", () => {
     expect(u.environment.CF_API_TOKEN_FILE).toBe("/run/secrets/cf_api_token");
     expect(u.secrets).toContain("cf_api_token");
     expect(compose.secrets.cf_api_token.file).toBeString();
+  });
+
+  test("updater: health checked by the binary's real subcommand, on a port kept to the host", () => {
+    const u = compose.services.updater;
+    const [form, binary, ...argv] = u.healthcheck.test as string[];
+    expect([form, binary]).toEqual(["CMD", "/dynip"]);
+    expect(argv).toEqual(["update", "--healthcheck"]);
+    expect(argvProblems(argv, flags)).toEqual([]);
+    expect(u.environment.HEALTH_PORT).toMatch(/^\d+$/);
+    expect(u.environment.HEALTH_ADDRESS).toBe("127.0.0.1");
+  });
+
+  test("a Healthchecks ping URL from a secret file, for every service", () => {
+    for (const svc of Object.values<Yaml>(compose.services)) {
+      expect(svc.environment.HEALTHCHECKS_URL_FILE).toBe("/run/secrets/healthchecks_url");
+      expect(svc.secrets).toContain("healthchecks_url");
+    }
+    expect(compose.secrets.healthchecks_url.file).toBeString();
   });
 
   test("cleanup: one, with a health check that runs the binary's real subcommand", () => {
@@ -101,6 +128,21 @@ describe("kubernetes.yaml", () => {
     expect(secret.stringData[secretRef.key]).toContain("REPLACE");
   });
 
+  test("updater DaemonSet: a liveness probe that runs update --healthcheck on HEALTH_PORT", () => {
+    const c = container("DaemonSet");
+    expect(c.livenessProbe.exec.command).toEqual(["/dynip", "update", "--healthcheck"]);
+    expect(argvProblems(c.livenessProbe.exec.command.slice(1), flags)).toEqual([]);
+    expect(c.env.find((e: Yaml) => e.name === "HEALTH_PORT").value).toMatch(/^\d+$/);
+  });
+
+  test("pings and events come from an optional Secret: without it, nothing is sent", () => {
+    for (const k of ["DaemonSet", "Deployment"]) {
+      const ref = container(k).env.find((e: Yaml) => e.name === "HEALTHCHECKS_URL").valueFrom
+        .secretKeyRef;
+      expect(ref).toMatchObject({ name: "dynip-notify", optional: true });
+    }
+  });
+
   test("cleanup Deployment: one replica, liveness and readiness on /healthz at HEALTH_PORT", () => {
     const [deploy] = kind("Deployment");
     expect(deploy.spec.replicas).toBe(1);
@@ -126,7 +168,11 @@ describe("kubernetes.yaml", () => {
       });
       expect(c.envFrom[0].configMapRef.name).toBe(config.metadata.name);
       const env: Record<string, string> = { ...config.data };
-      for (const e of c.env) env[e.name] = e.value ?? "placeholder-from-cluster";
+      const fromCluster = (name: string) =>
+        name.endsWith("_URL")
+          ? "https://hooks.example.com/from-cluster"
+          : "placeholder-from-cluster";
+      for (const e of c.env) env[e.name] = e.value ?? fromCluster(e.name);
       for (const name of Object.keys(env))
         expect(VARIABLES.has(name) ? name : `unknown ${name}`).toBe(name);
       validate(env);
@@ -149,4 +195,36 @@ describe("dynip.env.example", () => {
     expect(env.UPDATE_INTERVAL).toBeUndefined(); // the timer schedules passes
     validate(env);
   });
+});
+
+const promtool = Bun.which("promtool");
+
+describe("prometheus-rules.yaml", () => {
+  test("every rule uses a metric dynip exposes", async () => {
+    const rules = Bun.YAML.parse(await read("scripts/examples/prometheus-rules.yaml")) as Yaml;
+    const exprs: string[] = rules.groups.flatMap((g: Yaml) => g.rules.map((r: Yaml) => r.expr));
+    const source = await read("src/observe/metrics.ts");
+    for (const expr of exprs) {
+      for (const [metric] of expr.matchAll(/dynip_[a-z_]+/g)) {
+        expect(`${metric} ${source.includes(`"${metric}"`) ? "exists" : "is not exposed"}`).toBe(
+          `${metric} exists`,
+        );
+      }
+    }
+    expect(exprs.length).toBeGreaterThanOrEqual(4);
+  });
+
+  test.skipIf(!promtool)(
+    `promtool check rules accepts it${promtool ? "" : " (skipped: no promtool)"}`,
+    () => {
+      const check = Bun.spawnSync([
+        promtool as string,
+        "check",
+        "rules",
+        join(ROOT, "scripts/examples/prometheus-rules.yaml"),
+      ]);
+      expect(`${check.stdout}${check.stderr}`).toContain("SUCCESS");
+      expect(check.exitCode).toBe(0);
+    },
+  );
 });

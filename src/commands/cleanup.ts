@@ -1,17 +1,17 @@
 import { defineCommand } from "citty";
 import { loadHealthSettings, managedDomains } from "../config/load.ts";
-import { type CycleResult, createCleaner } from "../engine/cleaner.ts";
+import { CleanupFailedError, type CycleResult, createCleaner } from "../engine/cleaner.ts";
 import { createLifecycle } from "../engine/lifecycle.ts";
 import { createTroubleWatch } from "../engine/trouble.ts";
-import { DynipError, exitCodeOf, needsOperator } from "../errors.ts";
+import { DynipError, exitCodeOf } from "../errors.ts";
 import { probeHealth, startHealthServer } from "../observe/health.ts";
 import { log } from "../observe/log.ts";
-import { createMetrics } from "../observe/metrics.ts";
 import { outLine } from "../observe/output.ts";
 import { createDryRun } from "../providers/dry-run.ts";
 import { providerFor } from "../providers/select.ts";
 import { checkArgs, commonArgs } from "./args.ts";
 import { configFrom, environment, sleep, stopSignal } from "./context.ts";
+import { createReporting, type PendingEvent } from "./reporting.ts";
 
 const args = {
   ...commonArgs,
@@ -48,7 +48,8 @@ export default defineCommand({
     }
     const config = configFrom(flags);
     const dryRun = Boolean(flags["dry-run"]);
-    const metrics = createMetrics();
+    const reporting = createReporting(config, "cleanup", dryRun);
+    const { metrics } = reporting;
     const trouble = createTroubleWatch();
     // Long-lived: SIGTERM/SIGINT stop it within STOP_TIMEOUT_SECONDS, requests included.
     const stop = once ? undefined : stopSignal("cycle");
@@ -73,15 +74,35 @@ export default defineCommand({
       ...(dryRun ? { preview: outLine } : {}),
     });
 
+    /** One cycle, told to metrics and notification targets. Throws what the cycle throws. */
+    const reportedCycle = async (): Promise<CycleResult> => {
+      reporting.begin();
+      try {
+        const result = await cleaner.cycle();
+        // Held deletions are the brake working; a cycle that could judge nothing is not.
+        reporting.end({
+          ok: result.problems.length === 0,
+          summary: cycleText(result),
+          events: cycleEvents(result),
+        });
+        return result;
+      } catch (error) {
+        reporting.failed(error as Error, error instanceof CleanupFailedError ? error.deleted : 0);
+        throw error;
+      }
+    };
+
     if (once) {
       let result: CycleResult;
       try {
-        result = await cleaner.cycle();
+        result = await reportedCycle();
       } catch (error) {
         throw new DynipError(
           `cleanup cycle failed: ${(error as Error).message}`,
           exitCodeOf(error),
         );
+      } finally {
+        await reporting.notifier.flush(reporting.flushMs);
       }
       if (dryRun && result.changes.length === 0) outLine("nothing to delete");
       log.info(summary(result));
@@ -105,27 +126,57 @@ export default defineCommand({
     log.info(`long-lived: one cleanup cycle every ${interval}s until SIGTERM`);
     while (!stop.aborted) {
       try {
-        const result = await cleaner.cycle();
-        // Held deletions are the brake working; a cycle that could judge nothing is not.
-        metrics.cycle(result.problems.length > 0 ? "failure" : "success", new Date());
-        log.info(summary(result));
+        log.info(summary(await reportedCycle()));
       } catch (error) {
-        const message = (error as Error).message;
         // A configuration error found at run time (a zone apex) will not heal: exit 2.
         if (exitCodeOf(error) === 2) {
           await health?.stop();
+          await reporting.notifier.flush(reporting.flushMs);
           throw error;
         }
-        metrics.cycle("failure", new Date(), needsOperator(error) ? message : undefined);
-        log.error(`cycle failed: ${message}`);
+        log.error(`cycle failed: ${(error as Error).message}`);
       }
       await sleep(interval * 1000, stop);
     }
+    reporting.notifier.stopped(0, `dynip cleanup on ${config.instanceId} stopped`);
+    await reporting.notifier.flush(Math.max(0, ending.remainingMs() - 500));
     await health?.stop();
     ending.dispose();
     log.info("stopped");
   },
 });
+
+/** Deleted records listed in a ping's body at most; the count says the rest. */
+const SUMMARY_LINES = 20;
+
+/** What Healthchecks and Uptime Kuma are told about a cycle: the summary, then the details. */
+function cycleText(result: CycleResult): string {
+  const lines = [
+    summary(result),
+    ...result.held.map((h) => `held in ${h.domain}: ${h.addresses.join(", ")} (${h.reason})`),
+    ...result.problems,
+    ...result.gone.map(
+      (g) => `gone: ${g.host ?? "no heartbeat"} at ${g.domain}: ${g.addresses.join(", ")}`,
+    ),
+  ];
+  return [...lines.slice(0, SUMMARY_LINES), ...(lines.length > SUMMARY_LINES ? ["…"] : [])].join(
+    "\n",
+  );
+}
+
+/** The events of a cycle: hosts gone, and brake holds as they start or change. */
+function cycleEvents(result: CycleResult): PendingEvent[] {
+  return [
+    ...result.gone.map((data): PendingEvent => ({ name: "host.gone", data })),
+    ...result.held.map(
+      (h): PendingEvent => ({
+        name: "deletions.held",
+        data: { domain: h.domain, addresses: h.addresses, records: h.records, reason: h.reason },
+        repeat: `${h.domain} ${h.addresses.join(",")}`,
+      }),
+    ),
+  ];
+}
 
 /** One line per cycle: what it deleted, and what it held or could not judge. */
 function summary(result: CycleResult): string {

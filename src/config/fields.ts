@@ -431,6 +431,76 @@ export const tsigKeyName = parsed((text, addIssue) => {
   return name;
 });
 
+/** The placeholder a notification URL may hold for the instance id (per-host checks). */
+export const INSTANCE_PLACEHOLDER = "{instance}";
+
+/** Longest notification URL taken: far beyond a ping or webhook URL, short enough for a log. */
+const MAX_URL_LENGTH = 2048;
+
+/** Why `text` is not a notification URL, never quoting it (its path or query is a key). */
+function notifyUrlProblem(text: string): string | undefined {
+  if (text.length > MAX_URL_LENGTH)
+    return `must be at most ${MAX_URL_LENGTH} characters (value not shown)`;
+  let url: URL;
+  try {
+    url = new URL(text.replaceAll(INSTANCE_PLACEHOLDER, "x"));
+  } catch {
+    return "must be an http:// or https:// URL (value not shown)";
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return "must be an http:// or https:// URL (value not shown)";
+  }
+  return undefined;
+}
+
+/**
+ * HEALTHCHECKS_URL, UPTIMEKUMA_URL: one http(s) URL, which may hold `{instance}`. A secret:
+ * registered for redaction, never quoted back.
+ */
+export const notifyUrl = parsed((text, addIssue) => {
+  registerSecret(text);
+  const problem = notifyUrlProblem(text);
+  if (problem) addIssue({ message: problem });
+  return text;
+});
+
+/** Most webhook URLs taken in one list. */
+const MAX_WEBHOOKS = 10;
+
+/** The URLs of a list: split at commas and line ends, trimmed, empty items dropped. */
+export function splitUrls(text: string): string[] {
+  return text
+    .split(/[,\n]/)
+    .map((u) => u.trim())
+    .filter(Boolean);
+}
+
+/** WEBHOOK_URL: a comma list of such URLs (a comma inside one is written %2C). */
+function urlList(text: string, addIssue: AddIssue): string[] {
+  const urls = splitUrls(text);
+  for (const url of urls) registerSecret(url);
+  if (urls.length > MAX_WEBHOOKS) addIssue({ message: `must list at most ${MAX_WEBHOOKS} URLs` });
+  urls.forEach((url, i) => {
+    const problem = notifyUrlProblem(url);
+    if (problem) addIssue({ message: `URL ${i + 1}: ${problem}` });
+  });
+  return urls;
+}
+
+export const notifyUrlList = parsed(urlList);
+
+/** HEALTHCHECKS_URL_FILE, UPTIMEKUMA_URL_FILE: a file holding the URL, as secret files are read. */
+export function notifyUrlFile(variable: string) {
+  return secretFile(variable, "URL", notifyUrlProblem);
+}
+
+/** WEBHOOK_URL_FILE: a file holding the URLs, one per line or comma-separated. */
+export const webhookUrlFile = secretFile("WEBHOOK_URL_FILE", "URL list", (content) => {
+  const problems: string[] = [];
+  urlList(content, ({ message }) => problems.push(message));
+  return problems.length > 0 ? problems.join("; ") : undefined;
+});
+
 /** Where a DNS server listens: an address or host name, and a port. */
 export interface ServerAddress {
   /** An IPv4 or IPv6 literal (canonical, IPv6 without brackets), or a host name. */

@@ -58,6 +58,13 @@ export type EnvName =
   | "STOP_TIMEOUT_SECONDS"
   | "HEALTH_PORT"
   | "HEALTH_ADDRESS"
+  | "HEALTHCHECKS_URL"
+  | "HEALTHCHECKS_URL_FILE"
+  | "UPTIMEKUMA_URL"
+  | "UPTIMEKUMA_URL_FILE"
+  | "WEBHOOK_URL"
+  | "WEBHOOK_URL_FILE"
+  | "NOTIFY_TIMEOUT_SECONDS"
   | "LOG_LEVEL"
   | "LOG_FORMAT";
 
@@ -83,6 +90,7 @@ const DEFAULTS = {
   STALE_THRESHOLD_SECONDS: "900",
   CLEANUP_MAX_DELETE_RATIO: "0.5",
   HEALTH_ADDRESS: "0.0.0.0",
+  NOTIFY_TIMEOUT_SECONDS: "5",
   STOP_TIMEOUT_SECONDS: "10",
   LOG_LEVEL: "info",
   LOG_FORMAT: "pretty",
@@ -139,9 +147,20 @@ const DESCRIPTIONS: Record<EnvName, string> = {
     "While the brake holds, addresses go only once stale for longer than this (default: 4 x STALE_THRESHOLD_SECONDS)",
   STOP_TIMEOUT_SECONDS:
     "After SIGTERM/SIGINT a long-lived process exits within this many seconds, deregistration included (1-600)",
-  HEALTH_PORT: "Port (1-65535) for cleanup's /healthz and /metrics; unset: no server",
+  HEALTH_PORT:
+    "Port (1-65535) for /healthz and /metrics of a long-lived update or cleanup; unset: no server",
   HEALTH_ADDRESS:
     "Address the health server listens on: an IPv4 or IPv6 literal (`::` for both families where the host has IPv6)",
+  HEALTHCHECKS_URL:
+    "Healthchecks ping URL: /start, success, /fail, /log per pass or cycle; {instance} is replaced by INSTANCE_ID",
+  HEALTHCHECKS_URL_FILE: "File holding HEALTHCHECKS_URL (it carries a key)",
+  UPTIMEKUMA_URL: "Uptime Kuma push URL (its query string is replaced); {instance} as above",
+  UPTIMEKUMA_URL_FILE: "File holding UPTIMEKUMA_URL",
+  WEBHOOK_URL:
+    "Comma list of URLs that get a JSON POST per event (schema dynip.event.v1, with a chat-ready text field)",
+  WEBHOOK_URL_FILE: "File holding WEBHOOK_URL, one URL per line or comma-separated",
+  NOTIFY_TIMEOUT_SECONDS:
+    "Timeout of each notification attempt, 1-60 seconds (two retries; a pass never waits on more)",
   LOG_LEVEL: "silent, error, warn, info or debug",
   LOG_FORMAT: "pretty or json",
 };
@@ -215,6 +234,13 @@ const Fields = v.object({
   STOP_TIMEOUT_SECONDS: v.optional(seconds(1, 600), DEFAULTS.STOP_TIMEOUT_SECONDS),
   HEALTH_PORT: v.optional(field.integer("a port from 1 to 65535", field.range(1, 65535))),
   HEALTH_ADDRESS: v.optional(field.listenAddress, DEFAULTS.HEALTH_ADDRESS),
+  HEALTHCHECKS_URL: v.optional(field.notifyUrl),
+  HEALTHCHECKS_URL_FILE: v.optional(field.notifyUrlFile("HEALTHCHECKS_URL_FILE")),
+  UPTIMEKUMA_URL: v.optional(field.notifyUrl),
+  UPTIMEKUMA_URL_FILE: v.optional(field.notifyUrlFile("UPTIMEKUMA_URL_FILE")),
+  WEBHOOK_URL: v.optional(field.notifyUrlList),
+  WEBHOOK_URL_FILE: v.optional(field.webhookUrlFile),
+  NOTIFY_TIMEOUT_SECONDS: v.optional(seconds(1, 60), DEFAULTS.NOTIFY_TIMEOUT_SECONDS),
   LOG_LEVEL: v.optional(
     field.choice<LogLevelName>(["silent", "error", "warn", "info", "debug"]),
     DEFAULTS.LOG_LEVEL,
@@ -316,6 +342,15 @@ const NamingFields = v.pick(Fields, [
   "INTERNAL_CIDRS",
   "EXTERNAL_IPV6_SOURCE",
 ]);
+
+/** Notification settings given both directly and as a file: which one was meant is unclear. */
+function fileConflicts(raw: RawConfig): string[] {
+  return (["HEALTHCHECKS_URL", "UPTIMEKUMA_URL", "WEBHOOK_URL"] as const).flatMap((name) =>
+    raw[name] !== undefined && raw[`${name}_FILE`] !== undefined
+      ? [`${name}: ${name}_FILE is set too; set only one of them`]
+      : [],
+  );
+}
 
 /** domainProblem for every managed domain, as `VARIABLE: problem`; none when those fields are invalid themselves. */
 function namingProblems(raw: RawConfig): string[] {
@@ -438,6 +473,18 @@ export interface Rfc2136Settings {
   timeoutSeconds: number;
 }
 
+/** The notification targets; URLs are secrets, registered for redaction, `{instance}` kept. */
+export interface NotifySettings {
+  /** HEALTHCHECKS_URL or the file's content. */
+  healthchecksUrl?: string;
+  /** UPTIMEKUMA_URL or the file's content. */
+  uptimeKumaUrl?: string;
+  /** WEBHOOK_URL or the file's content, in the order given; empty for none. */
+  webhookUrls: string[];
+  /** NOTIFY_TIMEOUT_SECONDS: each attempt's timeout. */
+  timeoutSeconds: number;
+}
+
 /** Validated configuration. Durations stay in the unit their name says. */
 export interface Config {
   /** Managed domains: lower-case punycode, no trailing dot; at least one is set, all distinct. */
@@ -490,6 +537,8 @@ export interface Config {
   healthPort?: number;
   /** The health server's listening address: an IPv4 or IPv6 literal. */
   healthAddress: string;
+  /** Where to tell the outside world about passes, cycles and events (docs/operations.md). */
+  notify: NotifySettings;
   logLevel: LogLevelName;
   logFormat: LogFormat;
   /** Worth telling the user, not worth refusing to start (e.g. a token file others can read). */
@@ -559,9 +608,13 @@ function toConfig(input: Checked): Config {
     provider: input.DNS_PROVIDER,
     token: input.CF_API_TOKEN ?? input.CF_API_TOKEN_FILE?.secret,
     warnings: [
-      ...[input.CF_API_TOKEN_FILE, input.RFC2136_TSIG_SECRET_FILE].flatMap((file) =>
-        file?.warning ? [file.warning] : [],
-      ),
+      ...[
+        input.CF_API_TOKEN_FILE,
+        input.RFC2136_TSIG_SECRET_FILE,
+        input.HEALTHCHECKS_URL_FILE,
+        input.UPTIMEKUMA_URL_FILE,
+        input.WEBHOOK_URL_FILE,
+      ].flatMap((file) => (file?.warning ? [file.warning] : [])),
       ...settingWarnings(input),
     ],
     zoneId: input.CF_ZONE_ID,
@@ -585,6 +638,12 @@ function toConfig(input: Checked): Config {
     stopTimeoutSeconds: input.STOP_TIMEOUT_SECONDS,
     healthPort: input.HEALTH_PORT,
     healthAddress: input.HEALTH_ADDRESS,
+    notify: defined({
+      healthchecksUrl: input.HEALTHCHECKS_URL ?? input.HEALTHCHECKS_URL_FILE?.secret,
+      uptimeKumaUrl: input.UPTIMEKUMA_URL ?? input.UPTIMEKUMA_URL_FILE?.secret,
+      webhookUrls: input.WEBHOOK_URL ?? field.splitUrls(input.WEBHOOK_URL_FILE?.secret ?? ""),
+      timeoutSeconds: input.NOTIFY_TIMEOUT_SECONDS,
+    }),
     logLevel: input.LOG_LEVEL,
     logFormat: input.LOG_FORMAT,
   });
@@ -640,7 +699,7 @@ export function loadConfig(options: LoadOptions): Config {
     given(options.env.INSTANCE_ID) === undefined;
   const { raw, tooLong } = rawInput(options);
   const result = v.safeParse(ConfigSchema, raw);
-  const naming = namingProblems(raw);
+  const naming = [...namingProblems(raw), ...fileConflicts(raw)];
   if (result.success && tooLong.length === 0 && naming.length === 0) return result.output;
   // Redaction guards against a token pasted into another variable and quoted back.
   const issues = result.success ? [] : result.issues;

@@ -2,13 +2,16 @@
  * `dynip cleanup`: one cycle deletes the records of hosts whose heartbeat went stale
  * (docs/safety.md): read → judge → confirm → brake → apply → report.
  */
+
+import type { DnsRecord } from "../dns/record.ts";
 import { DynipError } from "../errors.ts";
 import { log } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { applyBrake, entryRemovesAddress } from "../plan/brake.ts";
 import { type Change, describeChange } from "../plan/changes.ts";
 import { planCleanup } from "../plan/cleanup-plan.ts";
-import type { Entry } from "../registry/classify.ts";
+import type { Entry, State } from "../registry/classify.ts";
+import { heartbeatAge, ownerOf } from "../registry/heartbeat.ts";
 import { RACE_ATTEMPTS, retryRaces } from "./races.ts";
 import { createReader, type DomainView, type ReaderOptions } from "./reader.ts";
 
@@ -41,9 +44,22 @@ export interface Held {
   reason: string;
 }
 
+/** A host whose records cleanup deleted in a domain: it stopped beating (or never did). */
+export interface HostGone {
+  domain: string;
+  /** Its instance id, from its heartbeat; null for an address that had no parsable one. */
+  host: string | null;
+  /** The addresses whose records of this host went (an address record, or its heartbeat). */
+  addresses: string[];
+  /** Seconds since its heartbeat was written, the freshest of them; null when unknown. */
+  lastHeartbeatAgeSeconds: number | null;
+}
+
 export interface CycleResult {
   /** Records deleted, over every attempt of the cycle. */
   deleted: number;
+  /** Whose records those were, by domain and host, in the order deleted. */
+  gone: HostGone[];
   /** What the last attempt gave the provider to delete (in a dry run: what it would delete). */
   changes: Change[];
   /** Per domain where the brake held deletions back. */
@@ -68,8 +84,73 @@ interface Confirmed {
 interface DomainPlan {
   view: DomainView;
   changes: Change[];
+  /** Each change's entry (the address it belongs to), for saying whose records went. */
+  entries: Map<Change, Entry>;
   held?: Held;
   problems: string[];
+}
+
+/** What a cycle's attempts deleted so far: counted, and whose it was by domain and host. */
+interface Counter {
+  deleted: number;
+  gone: Map<string, HostGone>;
+}
+
+/** Entries by state, for the per-domain gauges. */
+function countStates(entries: readonly Entry[]): Record<State, number> {
+  const counts: Record<State, number> = { fresh: 0, stale: 0, missing: 0, orphan: 0 };
+  for (const entry of entries) counts[entry.state]++;
+  return counts;
+}
+
+/**
+ * Adds a landed deletion to whose records went: an address record goes for every host with a
+ * heartbeat there (all dead: the freshest is stale), or for nobody known when there was none;
+ * a heartbeat goes for the host that wrote it.
+ */
+function noteGone(gone: Map<string, HostGone>, change: Change, entry: Entry, now: number): void {
+  if (change.kind !== "delete") return;
+  const record = change.record;
+  const hosts: { host: string | null; age: number | null }[] =
+    record.type === "TXT"
+      ? [{ host: ownerOf(record) ?? null, age: ageOf(record, now) }]
+      : entry.owners.length > 0
+        ? entry.owners.map((host) => ({
+            host,
+            age: youngestAge(
+              entry.heartbeats.filter((r) => ownerOf(r) === host),
+              now,
+            ),
+          }))
+        : [{ host: null, age: null }];
+  for (const { host, age } of hosts) {
+    const key = `${entry.domain} ${host}`;
+    const found = gone.get(key) ?? {
+      domain: entry.domain,
+      host,
+      addresses: [],
+      lastHeartbeatAgeSeconds: null,
+    };
+    if (!found.addresses.includes(entry.ip)) found.addresses.push(entry.ip);
+    if (age !== null) {
+      const known = found.lastHeartbeatAgeSeconds;
+      found.lastHeartbeatAgeSeconds = known === null ? age : Math.min(known, age);
+    }
+    gone.set(key, found);
+  }
+}
+
+function ageOf(record: DnsRecord, now: number): number | null {
+  const age = heartbeatAge(record, now);
+  return age === undefined ? null : Math.max(0, age);
+}
+
+function youngestAge(records: DnsRecord[], now: number): number | null {
+  const ages = records.flatMap((r) => {
+    const age = ageOf(r, now);
+    return age === null ? [] : [age];
+  });
+  return ages.length > 0 ? Math.min(...ages) : null;
 }
 
 /** The error of a cycle that fails after part of its deletions landed: the count is kept. */
@@ -129,7 +210,7 @@ export function createCleaner(deps: CleanerDeps) {
     const { view, problems } = c;
     if (!c.judged) {
       silentSince.delete(view.domain);
-      return { view, changes: [], problems };
+      return { view, changes: [], entries: new Map(), problems };
     }
     const since = silentSince.get(view.domain);
     const decision = applyBrake({
@@ -144,7 +225,11 @@ export function createCleaner(deps: CleanerDeps) {
     });
     if (decision.silent) silentSince.set(view.domain, since ?? now);
     else silentSince.delete(view.domain);
-    const changes = planCleanup(decision.release);
+    const entries = new Map<Change, Entry>();
+    for (const entry of decision.release) {
+      for (const change of planCleanup([entry])) entries.set(change, entry);
+    }
+    const changes = [...entries.keys()];
     if (decision.reason && decision.held.length === 0) {
       const why = deps.force
         ? "overridden by --force"
@@ -152,14 +237,14 @@ export function createCleaner(deps: CleanerDeps) {
       if (decision.release.some(entryRemovesAddress))
         log.warn(`brake ${why} in ${view.domain}: ${decision.reason}`);
     }
-    if (decision.held.length === 0) return { view, changes, problems };
+    if (decision.held.length === 0) return { view, changes, entries, problems };
     const held: Held = {
       domain: view.domain,
       addresses: decision.held.map((e) => e.ip),
       records: decision.held.reduce((sum, e) => sum + e.toDelete.length, 0),
       reason: decision.reason ?? "",
     };
-    return { view, changes, held, problems };
+    return { view, changes, entries, held, problems };
   }
 
   /** Read, judge, confirm and brake every managed domain. */
@@ -189,8 +274,11 @@ export function createCleaner(deps: CleanerDeps) {
   }
 
   /** One attempt: plan from fresh reads, then delete; `deleted` counts what lands. */
-  async function attempt(counter: { deleted: number }): Promise<CycleResult> {
+  async function attempt(counter: Counter): Promise<CycleResult> {
     const plans = await plan();
+    for (const p of plans) {
+      if (p.view.dated) deps.metrics?.addresses(p.view.domain, countStates(p.view.entries));
+    }
     const held = reportHeld(plans);
     const problems = plans.flatMap((p) => p.problems);
     for (const problem of problems) log.warn(problem);
@@ -198,21 +286,24 @@ export function createCleaner(deps: CleanerDeps) {
     if (changes.length > 0) {
       await provider.checkDeletable(plans.map((p) => p.view.domain));
       // Logged and counted as each part lands, so a later failure cannot hide them.
+      const origin = new Map(plans.flatMap((p) => [...p.entries].map(([c, e]) => [c, { e, p }])));
       await provider.apply(changes, (landed) => {
         for (const change of landed) {
           log.info(describeChange(change));
           deps.metrics?.deleted(1, change.record.type as "A" | "AAAA" | "TXT");
+          const from = origin.get(change);
+          if (from) noteGone(counter.gone, change, from.e, from.p.view.serverNow);
         }
         counter.deleted += landed.length;
       });
     }
-    return { deleted: counter.deleted, changes, held, problems };
+    return { deleted: counter.deleted, gone: [...counter.gone.values()], changes, held, problems };
   }
 
   return {
     /** A failed cycle saw nothing: whatever silence was being watched, the watch starts again. */
     async cycle(): Promise<CycleResult> {
-      const counter = { deleted: 0 };
+      const counter: Counter = { deleted: 0, gone: new Map() };
       try {
         return await retryRaces(() => attempt(counter), {
           // Another replica (or a refreshing host) got there first: start again from a fresh read.

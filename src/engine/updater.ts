@@ -49,6 +49,10 @@ export interface PassResult {
   /** What was detected, and the changes applied (or, in a dry run, given to the provider). */
   detection: Detection;
   changes: Change[];
+  /** Heartbeats naming this instance that another host wrote: left alone, warned about. */
+  conflicts: Conflict[];
+  /** What this host publishes after the pass, per managed domain (canonical addresses). */
+  published: { domain: string; addresses: string[] }[];
 }
 
 /**
@@ -105,9 +109,9 @@ export function createUpdater(deps: UpdaterDeps) {
 
   /**
    * Plans and writes until no other writer races it (retryRaces), warning once about the plan
-   * that was applied, or the last one tried. Returns the changes applied.
+   * that was applied, or the last one tried. Returns the plan applied.
    */
-  function write(makePlan: () => Promise<Planned>): Promise<Change[]> {
+  function write(makePlan: () => Promise<Planned>): Promise<Planned> {
     return retryRaces(
       async (attempt) => {
         const planned = await makePlan();
@@ -122,7 +126,7 @@ export function createUpdater(deps: UpdaterDeps) {
           throw error;
         }
         warn(planned, config);
-        return planned.changes;
+        return planned;
       },
       {
         retrying: (error) =>
@@ -139,19 +143,20 @@ export function createUpdater(deps: UpdaterDeps) {
     async pass(): Promise<PassResult> {
       const detection = await detectAndSay(deps);
       const desired = desiredFrom(detection, config);
-      const changes = await write(() => planPass(desired));
+      const { changes, conflicts } = await write(() => planPass(desired));
       const refreshed = changes.filter(isRefresh).length;
       const changed = changes.length - refreshed;
       if (!deps.preview) {
         log.info(`pass done: ${changed} change(s), ${refreshed} heartbeat(s) refreshed`);
       }
       const ok = failedSources(detection).length === 0;
-      return { ok, changed, refreshed, detection, changes };
+      const published = desired.map((d) => ({ domain: d.domain, addresses: d.addresses }));
+      return { ok, changed, refreshed, detection, changes, conflicts, published };
     },
 
     /** Deletes every record of this instance in the managed domains; returns the deletions. */
     async deregister(): Promise<Change[]> {
-      const changes = await write(() => readAndPlan(withdrawAll(domains), true));
+      const { changes } = await write(() => readAndPlan(withdrawAll(domains), true));
       if (!deps.preview) {
         log.info(`deregistered ${config.instanceId}: ${changes.length} record(s) deleted`);
       }

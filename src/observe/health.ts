@@ -1,5 +1,6 @@
 /**
- * HEALTH_PORT for `dynip cleanup`: /healthz for probes, /metrics for Prometheus (docs/operations.md, "Health and metrics").
+ * HEALTH_PORT for a long-lived `dynip update` or `dynip cleanup`: /healthz for probes, /metrics
+ * for Prometheus (docs/operations.md, "Health and metrics").
  */
 import { readBounded } from "../bounded-read.ts";
 import { DynipError } from "../errors.ts";
@@ -18,8 +19,12 @@ export interface HealthOptions {
   /** HEALTH_ADDRESS; default 0.0.0.0, so probes from outside the container reach it. */
   hostname?: string;
   metrics: Metrics;
-  /** CLEANUP_INTERVAL_SECONDS */
+  /** CLEANUP_INTERVAL_SECONDS or UPDATE_INTERVAL. */
   intervalSeconds: number;
+  /** What one loop is called in messages; default "cleanup cycle". */
+  what?: string;
+  /** Unhealthy after this many failures in a row too (the updater: 3); default: no such rule. */
+  maxConsecutiveFailures?: number;
   /** Clock in milliseconds; default Date.now. */
   now?: () => number;
 }
@@ -64,7 +69,7 @@ export async function probeHealth(
 export function startHealthServer(options: HealthOptions): HealthServer {
   const now = options.now ?? Date.now;
   const hostname = options.hostname ?? "0.0.0.0";
-  const check = healthCheck(options.metrics, options.intervalSeconds, now);
+  const check = healthCheck(options, now);
   const server = serve(options.port, hostname, (request) => {
     const { pathname } = new URL(request.url);
     if (!PATHS.has(pathname)) return text(404, "not found\n");
@@ -86,26 +91,35 @@ export function startHealthServer(options: HealthOptions): HealthServer {
 }
 
 /**
- * Healthy while the last success is at most 3 intervals old. Before the first success the
- * server's start counts instead: the first cycle may take a while (retries, a slow API), and
- * a liveness probe failing then would kill the pod before it ever had a chance to succeed.
- * Returns why the server is unhealthy, or undefined when it is healthy.
+ * Healthy while the last success is at most 3 intervals old and, with `maxConsecutiveFailures`,
+ * fewer loops than that failed in a row. Before the first success the server's start counts
+ * instead: the first cycle may take a while (retries, a slow API), and a liveness probe failing
+ * then would kill the pod before it ever had a chance to succeed. Returns why the server is
+ * unhealthy, or undefined when it is healthy.
  */
-function healthCheck(metrics: Metrics, intervalSeconds: number, now: () => number) {
+function healthCheck(options: HealthOptions, now: () => number) {
+  const { metrics, maxConsecutiveFailures } = options;
+  const what = options.what ?? "cleanup cycle";
   const startedAt = now();
-  const limitMs = INTERVALS_ALLOWED * intervalSeconds * 1000;
+  const limitMs = INTERVALS_ALLOWED * options.intervalSeconds * 1000;
   const limit = `limit ${INTERVALS_ALLOWED} intervals = ${seconds(limitMs)}`;
   return (): string | undefined => {
     // No grace for what cannot heal by itself: a probe must see a rejected token at once.
     const blocker = metrics.blocker();
-    if (blocker !== undefined)
-      return `the last cycle failed, and will until someone acts: ${blocker}`;
+    if (blocker !== undefined) {
+      return `the last ${what} failed, and will until someone acts: ${blocker}`;
+    }
+    const failures = metrics.consecutiveFailures();
+    if (maxConsecutiveFailures !== undefined && failures >= maxConsecutiveFailures) {
+      const plural = what.endsWith("s") ? `${what}es` : `${what}s`;
+      return `the last ${failures} ${plural} failed (limit ${maxConsecutiveFailures} in a row)`;
+    }
     const last = metrics.lastSuccess()?.getTime();
     const age = now() - (last ?? startedAt);
     if (age <= limitMs) return undefined;
     return last === undefined
-      ? `no successful cleanup cycle in the ${seconds(age)} since start (${limit})`
-      : `last successful cleanup cycle ${seconds(age)} ago (${limit})`;
+      ? `no successful ${what} in the ${seconds(age)} since start (${limit})`
+      : `last successful ${what} ${seconds(age)} ago (${limit})`;
   };
 }
 

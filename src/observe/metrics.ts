@@ -1,25 +1,41 @@
 /**
- * The counters `dynip cleanup` exposes on /metrics, rendered by hand in the Prometheus text
- * format 0.0.4: a handful of counters does not justify a client library.
+ * What `dynip update` and `dynip cleanup` expose on /metrics (docs/operations.md, "Health and
+ * metrics"), rendered by hand in the Prometheus text format 0.0.4: a handful of counters does
+ * not justify a client library.
  */
+import type { State } from "../registry/classify.ts";
 
 export type CycleOutcome = "success" | "failure";
 export type DeletedType = "A" | "AAAA" | "TXT";
+/** The changes an updater counts: records created, rewritten (not refreshes), deleted. */
+export type ChangeAction = "create" | "update" | "delete";
 
 export interface Metrics {
   /**
-   * Counts a finished cycle; a success also becomes the last success time. `blocker` is why a
-   * failed cycle cannot succeed until a person acts (a rejected token): health fails at once.
+   * Counts a finished cleanup cycle or update pass; a success also becomes the last success
+   * time and ends a run of failures. `blocker` is why a failure cannot end until a person acts
+   * (a rejected token): health fails at once.
    */
   cycle(result: CycleOutcome, at: Date, blocker?: string): void;
   /** Why the last cycle failed in a way only a person can fix; undefined after a success. */
   blocker(): string | undefined;
+  /** Cycles or passes failed since the last success. */
+  consecutiveFailures(): number;
+  /** Cleanup: records deleted. Throws a RangeError for a count that is not a whole number ≥ 0. */
   deleted(count: number, type: DeletedType): void;
-  /** Records whose deletion the brake held back in a domain's last cycle (0 to clear). */
+  /** Cleanup: records whose deletion the brake held back in a domain's last cycle (0 to clear). */
   held(domain: string, records: number): void;
-  /** Domains where the last cycle held deletions, with the record counts. */
+  /** Cleanup: domains where the last cycle held deletions, with the record counts. */
   heldNow(): Map<string, number>;
-  /** Shaped like `ClientOptions.onRequest`: a null status or an error means no answer came. */
+  /** Cleanup: the entries of a domain by state, as its last judged read found them. */
+  addresses(domain: string, states: Readonly<Record<State, number>>): void;
+  /** Update: records changed by a pass (heartbeat refreshes are counted by `refreshed`). */
+  changes(action: ChangeAction, count: number): void;
+  /** Update: heartbeats refreshed. */
+  refreshed(count: number): void;
+  /** Update: the addresses this host publishes at a domain after its last pass. */
+  published(domain: string, count: number): void;
+  /** A provider request, as RequestInfo says it: a null status or an error is a failure. */
   request(info: { method: string; status: number | null; error?: string }): void;
   lastSuccess(): Date | undefined;
   /** Prometheus text exposition format 0.0.4. */
@@ -37,10 +53,25 @@ interface MetricFamily {
   samples: Map<string, number>;
 }
 
-/** Fresh counters, every series present from the start at 0. */
-export function createMetrics(): Metrics {
-  const cycles = family("dynip_cleanup_cycles_total", "counter", "Cleanup cycles by result.");
+const STATES: State[] = ["fresh", "stale", "missing", "orphan"];
+
+/**
+ * Fresh counters for `command` (default cleanup), every series present from the start at 0
+ * except per-domain gauges, which appear with the first pass or cycle that knows the domain.
+ */
+export function createMetrics(command: "update" | "cleanup" = "cleanup"): Metrics {
+  const cleanup = command === "cleanup";
+  const what = cleanup ? "cleanup cycle" : "update pass";
+  const loops = cleanup
+    ? family("dynip_cleanup_cycles_total", "counter", "Cleanup cycles by result.")
+    : family("dynip_update_passes_total", "counter", "Update passes by result.");
   const deleted = family("dynip_records_deleted_total", "counter", "DNS records deleted by type.");
+  const changed = family(
+    "dynip_update_changes_total",
+    "counter",
+    "Records an update pass created, rewrote or deleted (heartbeat refreshes not included).",
+  );
+  const refreshes = family("dynip_heartbeats_refreshed_total", "counter", "Heartbeats refreshed.");
   const requests = family(
     "dynip_api_requests_total",
     "counter",
@@ -52,30 +83,56 @@ export function createMetrics(): Metrics {
     "Requests to the DNS provider that got no answer, an HTTP status of 400 or more, or a failed DNS answer.",
   );
   // Zero samples from the start, so rate() and alerts see the series before the first event.
-  for (const result of ["success", "failure"]) add(cycles, { result }, 0);
-  for (const type of ["A", "AAAA", "TXT"]) add(deleted, { type }, 0);
+  for (const result of ["success", "failure"]) add(loops, { result }, 0);
+  if (cleanup) for (const type of ["A", "AAAA", "TXT"]) add(deleted, { type }, 0);
+  else {
+    for (const action of ["create", "update", "delete"]) add(changed, { action }, 0);
+    add(refreshes, {}, 0);
+  }
   add(errors, {}, 0);
   let last: Date | undefined;
   let blocked: string | undefined;
+  let failures = 0;
   const heldRecords = new Map<string, number>();
+  const states = new Map<string, Readonly<Record<State, number>>>();
+  const publishedAddresses = new Map<string, number>();
+  const whole = (count: number, kind: string) => {
+    if (!Number.isInteger(count) || count < 0) {
+      throw new RangeError(`${kind} count must be a non-negative integer, got ${count}`);
+    }
+  };
 
   return {
     cycle(result, at, blocker) {
-      add(cycles, { result }, 1);
+      add(loops, { result }, 1);
       if (result === "success") last = at;
+      failures = result === "success" ? 0 : failures + 1;
       blocked = result === "success" ? undefined : (blocker ?? blocked);
     },
     blocker: () => blocked,
+    consecutiveFailures: () => failures,
     deleted(count, type) {
-      if (!Number.isInteger(count) || count < 0) {
-        throw new RangeError(`deleted count must be a non-negative integer, got ${count}`);
-      }
+      whole(count, "deleted");
       add(deleted, { type }, count);
     },
     held(domain, records) {
       heldRecords.set(domain, records);
     },
     heldNow: () => new Map([...heldRecords].filter(([, records]) => records > 0)),
+    addresses(domain, counts) {
+      states.set(domain, counts);
+    },
+    changes(action, count) {
+      whole(count, "change");
+      add(changed, { action }, count);
+    },
+    refreshed(count) {
+      whole(count, "refresh");
+      add(refreshes, {}, count);
+    },
+    published(domain, count) {
+      publishedAddresses.set(domain, count);
+    },
     request({ method, status, error }) {
       const failed = status === null || error !== undefined;
       add(requests, { method, status: failed ? "error" : String(status) }, 1);
@@ -86,19 +143,44 @@ export function createMetrics(): Metrics {
       const gauges = [
         gauge(
           "dynip_last_success_timestamp_seconds",
-          "Unix time of the last successful cleanup cycle; 0 before the first.",
+          `Unix time of the last successful ${what}; 0 before the first.`,
           last === undefined ? 0 : last.getTime() / 1000,
         ),
-        gauge("dynip_up", "1 while the cleanup process is running.", 1),
+        gauge("dynip_up", `1 while the ${command} process is running.`, 1),
       ];
-      const held = family(
-        "dynip_cleanup_held_records",
-        "gauge",
-        "Records whose deletion the mass-deletion brake held back in the last cycle, by domain.",
-      );
-      for (const [domain, records] of heldRecords) add(held, { domain }, records);
-      if (heldRecords.size > 0) gauges.push(held);
-      return [cycles, deleted, requests, errors, ...gauges].map(renderFamily).join("");
+      if (cleanup && heldRecords.size > 0) {
+        const held = family(
+          "dynip_cleanup_held_records",
+          "gauge",
+          "Records whose deletion the mass-deletion brake held back in the last cycle, by domain.",
+        );
+        for (const [domain, records] of heldRecords) add(held, { domain }, records);
+        gauges.push(held);
+      }
+      if (states.size > 0) {
+        const byState = family(
+          "dynip_addresses",
+          "gauge",
+          "Addresses by domain and state (fresh, stale, missing, orphan) as the last judged read found them.",
+        );
+        for (const [domain, counts] of states) {
+          for (const state of STATES) add(byState, { domain, state }, counts[state]);
+        }
+        gauges.push(byState);
+      }
+      if (publishedAddresses.size > 0) {
+        const mine = family(
+          "dynip_published_addresses",
+          "gauge",
+          "Addresses this host publishes, by domain, after its last pass.",
+        );
+        for (const [domain, count] of publishedAddresses) add(mine, { domain }, count);
+        gauges.push(mine);
+      }
+      const counters = cleanup
+        ? [loops, deleted, requests, errors]
+        : [loops, changed, refreshes, requests, errors];
+      return [...counters, ...gauges].map(renderFamily).join("");
     },
   };
 }
