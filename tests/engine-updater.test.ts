@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { loadConfig } from "../src/config/load.ts";
 import type { Detection } from "../src/detect/source-types.ts";
 import type { DnsRecord, RecordData } from "../src/dns/record.ts";
+import { createOwnWrites } from "../src/engine/own-writes.ts";
 import { FULL_READ_EVERY } from "../src/engine/record-cache.ts";
 import { createUpdater } from "../src/engine/updater.ts";
 import { DynipError } from "../src/errors.ts";
@@ -350,5 +351,33 @@ describe("the batch fallback, against the fake Cloudflare API", () => {
     expect(batchRequests(fake)).toHaveLength(1);
     const patches = fake.requests.filter((r) => r.method === "PATCH");
     expect(patches).toHaveLength(1);
+  });
+});
+
+describe("what this process wrote (instance id conflicts)", () => {
+  const beat = (content: string, modifiedAt: number): DnsRecord => ({
+    ref: "r1",
+    name: heartbeatName("10.0.0.1", D),
+    type: "TXT",
+    content,
+    ttl: 120,
+    modifiedAt,
+  });
+
+  test("a heartbeat with content sent but unanswered is taken for this process's; after a refusal it is not", () => {
+    const own = createOwnWrites(ME);
+    own.read(T0);
+    const content = formatHeartbeat(T0 + 60, ME);
+    const change: Change = {
+      kind: "create",
+      record: { name: heartbeatName("10.0.0.1", D), type: "TXT", content, ttl: 120 },
+      reason: "heartbeat",
+    };
+    own.sending([change]);
+    // The answer was lost: the record may be this process's own write.
+    expect(own.foreign([beat(content, T0 + 60)])).toEqual(new Set());
+    // The write was refused whole (a race): nothing of it landed, so a twin wrote this one.
+    own.refused([change]);
+    expect(own.foreign([beat(content, T0 + 60)])).toEqual(new Set(["r1"]));
   });
 });

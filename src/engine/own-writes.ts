@@ -27,6 +27,17 @@ export function createOwnWrites(instanceId: string) {
         if (c.kind !== "delete" && c.record.type === "TXT") sent.add(c.record.content);
       for (const old of [...sent].slice(0, Math.max(0, sent.size - SENT_KEPT))) sent.delete(old);
     },
+    /**
+     * Changes refused as a whole (a race: nothing of a refused request landed): contents no
+     * landed part wrote are no longer a lost answer's, so a heartbeat with one of them that
+     * shows up later was written by someone else.
+     */
+    refused(changes: readonly Change[]): void {
+      const known = new Set(written.values());
+      for (const c of changes) {
+        if (c.kind !== "delete" && !known.has(c.record.content)) sent.delete(c.record.content);
+      }
+    },
     /** Changes that landed, with the records they wrote. */
     landed(changes: readonly Change[], records: readonly DnsRecord[]): void {
       for (const c of changes) {

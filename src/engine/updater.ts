@@ -22,6 +22,7 @@ import {
 } from "../plan/update-plan.ts";
 import type { Applied, Provider } from "../providers/provider.ts";
 import { canonicalIp, domainOf, heartbeatName } from "../registry/heartbeat.ts";
+import { append } from "../util/multimap.ts";
 import { createOwnWrites } from "./own-writes.ts";
 import { RACE_ATTEMPTS, retryRaces } from "./races.ts";
 import { createRecordCache, type RecordsByDomain } from "./record-cache.ts";
@@ -121,6 +122,7 @@ export function createUpdater(deps: UpdaterDeps) {
           cache.store(recordsAfter(planned, applied, domains), !planned.changes.every(isRefresh));
         } catch (error) {
           cache.clear();
+          if (error instanceof RaceError) own.refused(planned.changes);
           // Warned about once: now, unless another attempt follows.
           if (!(error instanceof RaceError) || attempt === RACE_ATTEMPTS) warn(planned, config);
           throw error;
@@ -273,8 +275,7 @@ async function confirmWithdrawals(
   for (const change of changes.filter(removesAddress)) {
     const domain = domainOf(change.record.name, domains);
     if (!domain || read.atomic.has(domain)) continue;
-    const ip = canonicalIp(change.record.content) ?? change.record.content;
-    byDomain.set(domain, [...(byDomain.get(domain) ?? []), ip]);
+    append(byDomain, domain, canonicalIp(change.record.content) ?? change.record.content);
   }
   if (byDomain.size === 0) return read.records;
   const records: RecordsByDomain = new Map(read.records);

@@ -1,6 +1,7 @@
 /** Cloudflare behind the Provider interface (docs/provider.md, "Cloudflare"). */
 import type { Change } from "../../plan/changes.ts";
 import { domainOf } from "../../registry/heartbeat.ts";
+import { append } from "../../util/multimap.ts";
 import type { Applied, Provider, RequestInfo } from "../provider.ts";
 import { createApplier } from "./apply.ts";
 import type { CloudflareClient, HttpRequestInfo } from "./client.ts";
@@ -92,7 +93,7 @@ export function createCloudflareProvider(options: CloudflareProviderOptions): Pr
       const byZone = new Map<string, Change[]>();
       for (const change of changes) {
         const zone = await zones.zoneOf(domainFor(change));
-        byZone.set(zone, [...(byZone.get(zone) ?? []), change]);
+        append(byZone, zone, change);
       }
       const applied: Applied = { written: [], deleted: [] };
       for (const [zone, inZone] of byZone) {

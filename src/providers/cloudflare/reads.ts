@@ -6,6 +6,7 @@ import type { DnsRecord } from "../../dns/record.ts";
 import { DynipError } from "../../errors.ts";
 import { log } from "../../observe/log.ts";
 import { domainOf, heartbeatName } from "../../registry/heartbeat.ts";
+import { append } from "../../util/multimap.ts";
 import type { DomainRead, HeartbeatRead } from "../provider.ts";
 import { ListingChangedError } from "./api-errors.ts";
 import type { CloudflareClient } from "./client.ts";
@@ -145,7 +146,7 @@ function split({ prefix, names }: Group): Group[] {
   const parts = new Map<string, string[]>();
   for (const name of names) {
     const key = name.charAt(prefix.length);
-    parts.set(key, [...(parts.get(key) ?? []), name]);
+    append(parts, key, name);
   }
   return [...parts.values()].map(group);
 }
