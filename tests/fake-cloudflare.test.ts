@@ -584,6 +584,27 @@ describe("batch", () => {
     expect(fake.records()).toEqual(before);
   });
 
+  test("a failing batch undoes its deletes and patches in place: every listing is as before", async () => {
+    for (let i = 0; i < 5; i++) {
+      // Identical names and contents: only their place tells them apart in a listing.
+      fake.seed({ name: "same.example.com", type: "TXT", content: '"x"' });
+    }
+    const listing = async () =>
+      (await records("?per_page=5&page=1")).json.result as { id: string }[];
+    const before = await listing();
+    const [first, second] = before;
+    const reply = await batch({
+      deletes: [{ id: first?.id }],
+      patches: [{ id: second?.id, name: "same.example.com", type: "TXT", content: '"y"', ttl: 1 }],
+      posts: [{ name: "same.example.com", type: "TXT", content: '"y"', ttl: 1 }],
+    });
+    expect([reply.status, ...codes(reply)]).toEqual([400, 81058]);
+    expect(await listing()).toEqual(before);
+    // And a change after the undo is seen at once: no listing is served from before it.
+    expect((await call("DELETE", recordPath(second?.id ?? ""))).status).toBe(200);
+    expect(await listing()).toEqual(before.filter((r) => r !== second));
+  });
+
   test("an operation on a record deleted earlier in the batch fails with 81044", async () => {
     const record = fake.seed({ name: "a.example.com", type: "A", content: "10.0.0.1" });
     const reply = await batch({

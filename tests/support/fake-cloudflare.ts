@@ -4,7 +4,7 @@ import type { CloudflareErrorDetail } from "../../src/providers/cloudflare/api-e
 import type { CloudflareRecord } from "../../src/providers/cloudflare/api-types.ts";
 import { errors, FakeApiError, statusErrors } from "./fake-errors.ts";
 import { compareRecords } from "./fake-list.ts";
-import { completeRecord, type FakeRecord, randomHex, type ZoneStore } from "./fake-records.ts";
+import { completeRecord, type FakeRecord, randomHex, ZoneStore } from "./fake-records.ts";
 import { envelope, type RouteContext, route } from "./fake-routes.ts";
 import { loadSchemaValidator } from "./fake-schema.ts";
 
@@ -113,6 +113,8 @@ export interface FakeCloudflare {
   clock: { now(): number; set(ms: number): void; advance(ms: number): void };
   /** Deep copy, sorted by name, type, content. */
   records(zoneId?: string): CloudflareRecord[];
+  /** How many records the zone holds (no copy: for zones of 100,000 records). */
+  count(zoneId?: string): number;
   /** Inserted as given, without validation; id and timestamps filled from the clock. */
   seed(
     record: Partial<CloudflareRecord> & { name: string; type: string; content: string },
@@ -171,7 +173,7 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
   let now = options.now ?? Date.UTC(2026, 0, 1);
   const iso = () => new Date(now).toISOString();
   const stores = new Map<string, ZoneStore>(
-    zones.map((z) => [z.id, { name: z.name.toLowerCase(), records: [] }]),
+    zones.map((z) => [z.id, new ZoneStore(z.name.toLowerCase())]),
   );
   const faults: Required<Fault>[] = [];
   const sockets = new Set<Socket>();
@@ -453,11 +455,11 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
         now += ms;
       },
     },
-    records: (zoneId) => structuredClone(storeOf(zoneId).records).sort(compareRecords),
+    records: (zoneId) => structuredClone(storeOf(zoneId).all()).sort(compareRecords),
+    count: (zoneId) => storeOf(zoneId).size,
     seed: (record, zoneId) => {
-      const store = storeOf(zoneId);
       const complete: FakeRecord = completeRecord(record, iso());
-      store.records = [...store.records, complete];
+      storeOf(zoneId).insert(complete);
       return structuredClone(complete);
     },
     requests: [],

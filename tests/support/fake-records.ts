@@ -12,10 +12,129 @@ export interface FakeRecord extends CloudflareRecord {
   meta: Record<string, unknown>;
 }
 
-/** One zone's records. Records are replaced, never mutated, so a copy of the array is a snapshot. */
-export interface ZoneStore {
-  name: string;
-  records: FakeRecord[];
+/**
+ * One zone's records, indexed so that a zone of 100,000 records answers as fast as a small one:
+ * by id (in insertion order, which a replaced record keeps), by lower-case name (the conflict
+ * rules), and one cached listing per query, recomputed after any change (`version`), so page
+ * after page of an unchanged zone is a slice while a zone that changes between pages shifts
+ * records across them as the live API's offset paging does. Records are replaced, never
+ * mutated. `transaction` undoes every change of a function that throws.
+ */
+export class ZoneStore {
+  /** Bumped by every change; a listing cached at an older version is recomputed. */
+  version = 0;
+  private readonly byId = new Map<string, FakeRecord>();
+  /** Insertion order of each id, so a removal undone puts its record back in its place. */
+  private readonly order = new Map<string, number>();
+  private inserted = 0;
+  /** An undone removal appended a record out of its place in `byId`. */
+  private reordered = false;
+  private readonly atName = new Map<string, Set<FakeRecord>>();
+  private cached?: { key: string; version: number; records: FakeRecord[] };
+  private undo?: (() => void)[];
+
+  constructor(readonly name: string) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Every record, in insertion order. */
+  all(): FakeRecord[] {
+    if (this.reordered) {
+      const records = [...this.byId.values()];
+      records.sort((a, b) => (this.order.get(a.id) ?? 0) - (this.order.get(b.id) ?? 0));
+      this.byId.clear();
+      for (const record of records) this.byId.set(record.id, record);
+      this.reordered = false;
+    }
+    return [...this.byId.values()];
+  }
+
+  get(id: unknown): FakeRecord | undefined {
+    return typeof id === "string" ? this.byId.get(id) : undefined;
+  }
+
+  /** Records whose lower-case name is `name`. */
+  named(name: string): Iterable<FakeRecord> {
+    return this.atName.get(name) ?? [];
+  }
+
+  insert(record: FakeRecord): void {
+    this.byId.set(record.id, record);
+    this.order.set(record.id, this.inserted++);
+    this.index(record);
+    this.changed(() => this.remove(record));
+  }
+
+  /** `record` takes the place of the record with its id (same position in `all()`). */
+  replace(record: FakeRecord): void {
+    const old = this.byId.get(record.id);
+    if (!old) throw new Error(`fake API: no record ${record.id} to replace`);
+    this.unindex(old);
+    this.byId.set(record.id, record);
+    this.index(record);
+    this.changed(() => this.replace(old));
+  }
+
+  remove(record: FakeRecord): void {
+    const place = this.order.get(record.id) ?? 0;
+    this.byId.delete(record.id);
+    this.order.delete(record.id);
+    this.unindex(record);
+    this.changed(() => {
+      this.byId.set(record.id, record);
+      this.order.set(record.id, place);
+      this.index(record);
+      this.reordered = true;
+      this.version++;
+    });
+  }
+
+  /**
+   * The records `list(all())` selects, cached for `key` until the next change; `list` is
+   * given a copy it may sort in place.
+   */
+  listing(key: string, list: (records: FakeRecord[]) => FakeRecord[]): FakeRecord[] {
+    const cached = this.cached;
+    if (cached?.key === key && cached.version === this.version) return cached.records;
+    const records = list(this.all());
+    this.cached = { key, version: this.version, records };
+    return records;
+  }
+
+  /** Runs `work`; if it throws, every change it made is undone before the error goes on. */
+  transaction<T>(work: () => T): T {
+    const undo: (() => void)[] = [];
+    this.undo = undo;
+    try {
+      return work();
+    } catch (error) {
+      this.undo = undefined;
+      for (const step of undo.reverse()) step();
+      throw error;
+    } finally {
+      this.undo = undefined;
+    }
+  }
+
+  private changed(inverse: () => void): void {
+    this.version++;
+    this.undo?.push(inverse);
+  }
+
+  private index(record: FakeRecord): void {
+    const name = record.name.toLowerCase();
+    const set = this.atName.get(name) ?? new Set();
+    this.atName.set(name, set.add(record));
+  }
+
+  private unindex(record: FakeRecord): void {
+    const name = record.name.toLowerCase();
+    const set = this.atName.get(name);
+    set?.delete(record);
+    if (set?.size === 0) this.atName.delete(name);
+  }
 }
 
 export interface WriteContext {
@@ -148,10 +267,8 @@ function sameContent(a: FakeRecord, b: FakeRecord): boolean {
 }
 
 /** Rules between records at one name: no duplicates, and a CNAME stands alone among A/AAAA/CNAME. */
-function checkConflicts(records: FakeRecord[], candidate: FakeRecord): void {
-  const others = records.filter(
-    (r) => r.id !== candidate.id && r.name.toLowerCase() === candidate.name,
-  );
+function checkConflicts(store: ZoneStore, candidate: FakeRecord): void {
+  const others = [...store.named(candidate.name)].filter((r) => r.id !== candidate.id);
   if (others.some((r) => r.type === candidate.type && sameContent(r, candidate)))
     throw errors.identical();
   if (candidate.type === "CNAME" && others.some((r) => PROXIABLE_TYPES.has(r.type))) {
@@ -162,14 +279,14 @@ function checkConflicts(records: FakeRecord[], candidate: FakeRecord): void {
   }
 }
 
-function indexOf(store: ZoneStore, id: unknown): number {
-  const index = store.records.findIndex((r) => r.id === id);
-  if (index < 0) throw errors.recordMissing();
-  return index;
+function found(store: ZoneStore, id: unknown): FakeRecord {
+  const record = store.get(id);
+  if (!record) throw errors.recordMissing();
+  return record;
 }
 
 export function getRecord(store: ZoneStore, id: string): FakeRecord {
-  return store.records[indexOf(store, id)] as FakeRecord;
+  return found(store, id);
 }
 
 export function createRecord(store: ZoneStore, body: Body, context: WriteContext): FakeRecord {
@@ -179,9 +296,9 @@ export function createRecord(store: ZoneStore, body: Body, context: WriteContext
     { id: randomHex(32), created_on: context.now },
     context.now,
   );
-  checkConflicts(store.records, record);
-  if (store.records.length >= context.maxRecords) throw errors.quota();
-  store.records = [...store.records, record];
+  checkConflicts(store, record);
+  if (store.size >= context.maxRecords) throw errors.quota();
+  store.insert(record);
   return record;
 }
 
@@ -191,11 +308,10 @@ function replaceRecord(
   merge: (old: FakeRecord) => Body,
   now: string,
 ): FakeRecord {
-  const index = indexOf(store, id);
-  const old = store.records[index] as FakeRecord;
+  const old = found(store, id);
   const record = buildRecord(store.name, merge(old), old, now);
-  checkConflicts(store.records, record);
-  store.records = store.records.with(index, record);
+  checkConflicts(store, record);
+  store.replace(record);
   return record;
 }
 
@@ -222,9 +338,8 @@ export function putRecord(
 }
 
 export function deleteRecord(store: ZoneStore, id: unknown): FakeRecord {
-  const index = indexOf(store, id);
-  const record = store.records[index] as FakeRecord;
-  store.records = store.records.toSpliced(index, 1);
+  const record = found(store, id);
+  store.remove(record);
   return record;
 }
 
@@ -236,8 +351,8 @@ export interface BatchLists<T> {
 }
 
 /**
- * Deletes, then patches, then puts, then posts, each in order, as one transaction: the
- * operations run on a snapshot that replaces the zone only when all of them succeeded.
+ * Deletes, then patches, then puts, then posts, each in order, as one transaction: when one
+ * fails, the ones before it are undone, so the zone changes only when all of them succeed.
  */
 export function runBatch(
   store: ZoneStore,
@@ -256,7 +371,6 @@ export function runBatch(
       `The batch holds ${total} operations, more than the ${context.maxOperations} allowed per request.`,
     );
   }
-  const work: ZoneStore = { name: store.name, records: store.records };
   const run = (list: keyof BatchLists<Body>, apply: (item: Body) => FakeRecord) =>
     lists[list].map((item, index) => {
       try {
@@ -266,12 +380,10 @@ export function runBatch(
         throw error;
       }
     });
-  const result: BatchLists<FakeRecord> = {
-    deletes: run("deletes", (item) => deleteRecord(work, item.id)),
-    patches: run("patches", (item) => patchRecord(work, item.id, item, context)),
-    puts: run("puts", (item) => putRecord(work, item.id, item, context)),
-    posts: run("posts", (item) => createRecord(work, item, context)),
-  };
-  store.records = work.records;
-  return result;
+  return store.transaction(() => ({
+    deletes: run("deletes", (item) => deleteRecord(store, item.id)),
+    patches: run("patches", (item) => patchRecord(store, item.id, item, context)),
+    puts: run("puts", (item) => putRecord(store, item.id, item, context)),
+    posts: run("posts", (item) => createRecord(store, item, context)),
+  }));
 }

@@ -162,7 +162,13 @@ function jsonBody(
  * between two page requests shifts records across pages and changes `total_count`.
  */
 function listRecords(store: ZoneStore, query: URLSearchParams) {
-  const records = sortRecords(filterRecords(store.records, query), query);
+  const selection = new URLSearchParams(query);
+  selection.delete("page");
+  selection.delete("per_page");
+  selection.sort();
+  const records = store.listing(selection.toString(), (all) =>
+    sortRecords(filterRecords(all, query), query),
+  );
   const { result, result_info } = paginate(records, query, 100);
   return envelope(true, result, [], { result_info });
 }
