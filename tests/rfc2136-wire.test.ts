@@ -62,6 +62,7 @@ import {
   type Update,
   type UpdatePrerequisite,
 } from "../src/providers/rfc2136/wire.ts";
+import { type FakeServer, fakeServer, frame, header } from "./support/fake-dns.ts";
 import {
   bindClientsUnavailable,
   type NamedServer,
@@ -108,13 +109,6 @@ function timeOf(signed: Uint8Array): number {
   return tsig.data.timeSigned;
 }
 
-function frame(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(message.length + 2);
-  new DataView(out.buffer).setUint16(0, message.length);
-  out.set(message, 2);
-  return out;
-}
-
 /** Appends a TSIG record as given (an unsigned error answer has an empty MAC). */
 function appendTsig(message: Uint8Array, keyName: string, data: TsigData): Uint8Array {
   const record = encodeTsigRecord(keyName, data);
@@ -124,61 +118,6 @@ function appendTsig(message: Uint8Array, keyName: string, data: TsigData): Uint8
   const view = new DataView(out.buffer);
   view.setUint16(10, view.getUint16(10) + 1);
   return out;
-}
-
-function header(id: number, opcode: number, rcode = 0): Omit<Message, "questions"> {
-  return {
-    id,
-    qr: true,
-    opcode,
-    aa: true,
-    tc: false,
-    rd: false,
-    ra: false,
-    ad: false,
-    cd: false,
-    rcode,
-    answers: [],
-    authority: [],
-    additional: [],
-  };
-}
-
-interface FakeServer {
-  port: number;
-  close(): Promise<void>;
-}
-
-/** A TCP server on 127.0.0.1 that hands each framed request to `onRequest`. */
-async function fakeServer(
-  onRequest: (request: Uint8Array, socket: Socket) => void,
-): Promise<FakeServer> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => undefined);
-    let pending = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
-        const size = pending.readUInt16BE(0);
-        const request = new Uint8Array(pending.subarray(2, 2 + size));
-        pending = pending.subarray(2 + size);
-        onRequest(request, socket);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return {
-    port: address.port,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 /** A port nothing listens on: bound, then released. */

@@ -1,8 +1,9 @@
 /**
  * A real Knot DNS (`knotd`) for tests: the second server the RFC 2136 provider is tried
  * against. One process per call on a free port of 127.0.0.1 (never 53), with a throwaway
- * directory holding knot.conf, one zone and a TSIG key allowed to transfer and update it.
- * `stop()` kills it and removes the directory; a test process that dies first kills it too.
+ * directory holding knot.conf, one zone and a TSIG key allowed to transfer and update it (or
+ * less, with KnotOptions). `stop()` kills it and removes the directory; a test process that
+ * dies first kills it too.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +12,36 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { TsigKey } from "../../src/dns/tsig-key.ts";
+
+export interface KnotOptions {
+  /** The acl's `action` list for the run's key; default both, `transfer` and `update`. */
+  actions?: ("transfer" | "update")[];
+  /**
+   * Names the key may update, each with the names below it (`update-owner: name`,
+   * `update-owner-match: sub-or-equal`, with trailing dots added); default: the whole zone.
+   */
+  updateOwners?: string[];
+  /** Zone-file lines after the SOA and NS, names relative to the zone. */
+  records?: string[];
+}
+
+/** The acl entry of the run's key: its actions, and where set the names it may update. */
+function aclLines(key: TsigKey, options: KnotOptions): string[] {
+  const actions = options.actions ?? ["transfer", "update"];
+  const owners = options.updateOwners ?? [];
+  return [
+    "  - id: dynip",
+    `    key: ${key.name}`,
+    `    action: [${actions.join(", ")}]`,
+    ...(owners.length > 0
+      ? [
+          "    update-owner: name",
+          "    update-owner-match: sub-or-equal",
+          `    update-owner-name: [${owners.map((name) => `${name}.`).join(", ")}]`,
+        ]
+      : []),
+  ];
+}
 
 export interface KnotServer {
   host: "127.0.0.1";
@@ -58,7 +89,10 @@ process.on("exit", () => {
 });
 
 /** Starts knotd and resolves once the zone answers its SOA over TCP; throws within 20 s. */
-export async function startKnot(zone = "example.test"): Promise<KnotServer> {
+export async function startKnot(
+  zone = "example.test",
+  options: KnotOptions = {},
+): Promise<KnotServer> {
   const unavailable = knotUnavailable();
   if (unavailable) throw new Error(`cannot start knotd: ${unavailable}`);
   const key: TsigKey = {
@@ -77,6 +111,7 @@ export async function startKnot(zone = "example.test"): Promise<KnotServer> {
       `@ IN SOA ns.${zone}. hostmaster.${zone}. 1 3600 600 86400 60`,
       `@ IN NS ns.${zone}.`,
       "ns IN A 127.0.0.1",
+      ...(options.records ?? []),
       "",
     ].join("\n"),
   );
@@ -96,9 +131,7 @@ export async function startKnot(zone = "example.test"): Promise<KnotServer> {
       `    algorithm: ${key.algorithm}`,
       `    secret: ${key.secret}`,
       "acl:",
-      "  - id: dynip",
-      `    key: ${key.name}`,
-      "    action: [transfer, update]",
+      ...aclLines(key, options),
       "template:",
       "  - id: default",
       `    storage: "${dir}"`,
