@@ -5,60 +5,19 @@
  * failure, a cleanup that deletes a dead host, the brake holding, and a target that is down or
  * hangs; secret URLs never in any output; the long-lived updater's /healthz and /metrics.
  */
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createNotifier, healthchecksUrl, kumaUrl } from "../src/observe/notifier.ts";
 import { CLI, cleanEnv, runCli } from "./support/cli.ts";
-import { apiEnv, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare.ts";
 import { freePort, metricsUntil } from "./support/health.ts";
-import { type Receiver, startReceiver } from "./support/receiver.ts";
+import { D, KEY, MINUTE, notifyTargets } from "./support/notify-targets.ts";
 import { until } from "./support/wait.ts";
 
-const D = "internal.example.com";
-const MINUTE = 60_000;
-/** The secret part of every URL: it must never show up in any output. */
-const KEY = "secret-key-7f3a9c";
-
-let fake: FakeCloudflare;
-let hc: Receiver;
-let kuma: Receiver;
-let hook: Receiver;
-beforeEach(async () => {
-  fake = await startFakeCloudflare({ now: Date.now() });
-  [hc, kuma, hook] = [startReceiver(), startReceiver(), startReceiver()];
-});
-afterEach(async () => {
-  await Promise.all([fake.stop(), hc.stop(), kuma.stop(), hook.stop()]);
-});
-
-function env(instance: string, ip: string, extra: Record<string, string> = {}) {
-  return {
-    ...apiEnv(fake),
-    INTERNAL_DOMAIN: D,
-    INTERNAL_IP_SOURCE: `static:${ip}`,
-    EXTERNAL_IPV4_SOURCE: "none",
-    EXTERNAL_IPV6_SOURCE: "none",
-    INSTANCE_ID: instance,
-    HEALTHCHECKS_URL: `${hc.origin}/ping/${KEY}/{instance}?create=1`,
-    UPTIMEKUMA_URL: `${kuma.origin}/api/push/${KEY}?status=up&msg=OK&ping=`,
-    WEBHOOK_URL: `${hook.origin}/hooks/${KEY}`,
-    NOTIFY_TIMEOUT_SECONDS: "1",
-    ...extra,
-  };
-}
-
-/** Healthchecks pings as `<suffix> <body's first line>`, the run id checked on the way. */
-function pings(instance: string): string[] {
-  return hc.requests.map((r) => {
-    expect(r.method).toBe("POST");
-    expect(r.query.get("create")).toBe("1");
-    const suffix = r.path.slice(`/ping/${KEY}/${instance}`.length) || "(success)";
-    return `${suffix} ${r.body.split("\n")[0]}`.trim();
-  });
-}
+const targets = notifyTargets();
+const { env, pings } = targets;
 
 /** The webhook's events as `event: text`, each checked against the schema's envelope. */
 function events(): { event: string; text: string; data: Record<string, unknown> }[] {
-  return hook.requests.map((r) => {
+  return targets.hook.requests.map((r) => {
     expect(r.method).toBe("POST");
     expect(r.path).toBe(`/hooks/${KEY}`);
     const event = JSON.parse(r.body);
@@ -83,7 +42,7 @@ describe("dynip update", () => {
       "/log web-01 published 192.168.1.10 at internal.example.com",
       "(success) pass done: 2 change(s), 0 heartbeat(s) refreshed",
     ]);
-    const [start, , success] = hc.requests;
+    const [start, , success] = targets.hc.requests;
     expect(start?.query.get("rid")).toMatch(/^[0-9a-f-]{36}$/);
     expect(success?.query.get("rid")).toBe(start?.query.get("rid") ?? "");
     expect(success?.body).toContain(`create A ${D} 192.168.1.10`);
@@ -94,29 +53,29 @@ describe("dynip update", () => {
         data: { domain: D, type: "A", address: "192.168.1.10" },
       },
     ]);
-    expect(kuma.requests.map((r) => [r.path, r.query.get("status"), r.query.get("msg")])).toEqual([
-      [`/api/push/${KEY}`, "up", "pass done: 2 change(s), 0 heartbeat(s) refreshed"],
-    ]);
+    expect(
+      targets.kuma.requests.map((r) => [r.path, r.query.get("status"), r.query.get("msg")]),
+    ).toEqual([[`/api/push/${KEY}`, "up", "pass done: 2 change(s), 0 heartbeat(s) refreshed"]]);
     // The copied query string was replaced, not added to.
-    expect([...(kuma.requests[0]?.query.keys() ?? [])]).toEqual(["status", "msg", "ping"]);
+    expect([...(targets.kuma.requests[0]?.query.keys() ?? [])]).toEqual(["status", "msg", "ping"]);
   });
 
   test("a steady pass: start and success only; no events", async () => {
     await runCli(["update"], env("web-01", "192.168.1.10"));
-    [hc.requests.length, hook.requests.length, kuma.requests.length] = [0, 0, 0];
-    fake.clock.advance(MINUTE);
+    for (const r of [targets.hc, targets.hook, targets.kuma]) r.requests.length = 0;
+    targets.fake.clock.advance(MINUTE);
     expect((await runCli(["update"], env("web-01", "192.168.1.10"))).code).toBe(0);
     expect(pings("web-01")).toEqual([
       "/start",
       "(success) pass done: 0 change(s), 1 heartbeat(s) refreshed",
     ]);
-    expect(hook.requests).toEqual([]);
-    expect(kuma.requests.map((r) => r.query.get("status"))).toEqual(["up"]);
+    expect(targets.hook.requests).toEqual([]);
+    expect(targets.kuma.requests.map((r) => r.query.get("status"))).toEqual(["up"]);
   });
 
   test("an address change: one event with the old and the new address", async () => {
     await runCli(["update"], env("web-01", "192.168.1.10"));
-    [hc.requests.length, hook.requests.length] = [0, 0];
+    [targets.hc.requests.length, targets.hook.requests.length] = [0, 0];
     expect((await runCli(["update"], env("web-01", "192.168.1.20"))).code).toBe(0);
     expect(events()).toEqual([
       {
@@ -131,7 +90,7 @@ describe("dynip update", () => {
   });
 
   test("an API failure: start, fail with the error, Kuma down, a pass.failed event; exit 1", async () => {
-    fake.inject({ method: "GET", times: Infinity, fault: { kind: "status", status: 500 } });
+    targets.fake.inject({ method: "GET", times: Infinity, fault: { kind: "status", status: 500 } });
     const result = await runCli(["update"], env("web-01", "192.168.1.10"), { timeoutMs: 60_000 });
     expect(result.code).toBe(1);
     noSecrets(result.stdout, result.stderr);
@@ -139,13 +98,13 @@ describe("dynip update", () => {
     expect(sent).toHaveLength(2);
     expect(sent[0]).toBe("/start");
     expect(sent[1]).toMatch(/^\/fail Cloudflare API GET .* failed \(HTTP 500\)/);
-    expect(kuma.requests.map((r) => r.query.get("status"))).toEqual(["down"]);
+    expect(targets.kuma.requests.map((r) => r.query.get("status"))).toEqual(["down"]);
     expect(events().map((e) => e.event)).toEqual(["pass.failed"]);
   });
 
   test("--deregister tells the webhook which addresses went", async () => {
     await runCli(["update"], env("web-01", "192.168.1.10"));
-    hook.requests.length = 0;
+    targets.hook.requests.length = 0;
     expect((await runCli(["update", "--deregister"], env("web-01", "192.168.1.10"))).code).toBe(0);
     expect(events()).toEqual([
       {
@@ -158,6 +117,7 @@ describe("dynip update", () => {
 
   test("a dry run notifies nobody", async () => {
     expect((await runCli(["update", "--dry-run"], env("web-01", "192.168.1.10"))).code).toBe(0);
+    const { hc, kuma, hook } = targets;
     expect([...hc.requests, ...kuma.requests, ...hook.requests]).toEqual([]);
   });
 });
@@ -170,9 +130,9 @@ describe("targets that fail", () => {
   ] as const)(
     "a webhook that %s: the pass still succeeds in bounded time, one warning",
     async (_, how) => {
-      let target = `${hook.origin}/hooks/${KEY}`;
+      let target = `${targets.hook.origin}/hooks/${KEY}`;
       if (how === "down") target = `http://127.0.0.1:${await freePort()}/hooks/${KEY}`;
-      else hook.answer(how);
+      else targets.hook.answer(how);
       const started = performance.now();
       const result = await runCli(
         ["update"],
@@ -209,7 +169,7 @@ describe("dynip cleanup", () => {
   test("a dead host: a host.gone event naming it, its addresses and its last heartbeat's age", async () => {
     await beat("web-01", "192.168.1.10");
     await beat("web-02", "192.168.1.11");
-    fake.clock.advance(20 * MINUTE);
+    targets.fake.clock.advance(20 * MINUTE);
     await beat("web-01", "192.168.1.10");
     const result = await runCli(["cleanup", "--once"], env("ops", "192.168.1.99"));
     expect(result.code).toBe(0);
@@ -237,7 +197,7 @@ describe("dynip cleanup", () => {
     ]);
   });
 
-  test("the brake holding: a deletions.held event and a log ping; the check still succeeds", async () => {
+  test("the brake holding: a deletions.held event, a log ping, and /fail as --once exits 1", async () => {
     for (const [id, ip] of [
       ["web-01", "192.168.1.10"],
       ["web-02", "192.168.1.11"],
@@ -246,7 +206,7 @@ describe("dynip cleanup", () => {
     ] as const) {
       await beat(id, ip);
     }
-    fake.clock.advance(20 * MINUTE);
+    targets.fake.clock.advance(20 * MINUTE);
     await beat("web-01", "192.168.1.10");
     const result = await runCli(["cleanup", "--once"], env("ops", "192.168.1.99"));
     expect(result.code).toBe(1);
@@ -266,12 +226,15 @@ describe("dynip cleanup", () => {
     ]);
     const sent = pings("ops");
     expect(sent[1]).toStartWith("/log cleanup is holding");
-    expect(sent[2]).toStartWith("(success) cycle done: 0 record(s) deleted, 3 address(es) held");
+    expect(sent[2]).toStartWith("/fail cycle done: 0 record(s) deleted, 3 address(es) held");
+    expect(targets.kuma.requests.map((r) => r.query.get("status"))).toEqual(["down"]);
+    // The hold is no failed cycle: the webhook hears of it once, as deletions.held.
+    expect(events().map((e) => e.event)).toEqual(["deletions.held"]);
   });
 });
 
 describe("long-lived updater", () => {
-  test("/metrics and /healthz: passes counted, unhealthy after three failures in a row, an exit ping", async () => {
+  test("/metrics and /healthz: passes counted, unhealthy after three failures in a row, a stop /log", async () => {
     const port = await freePort();
     const child = Bun.spawn([process.execPath, CLI, "update", "--interval", "1"], {
       env: cleanEnv(env("web-01", "192.168.1.10", { HEALTH_PORT: String(port) })),
@@ -286,22 +249,31 @@ describe("long-lived updater", () => {
       expect(metrics).toMatch(/^dynip_update_changes_total\{action="create"\} 2$/m);
       expect(metrics).toMatch(/^dynip_published_addresses\{domain="internal.example.com"\} 1$/m);
       expect(metrics).toMatch(/^dynip_heartbeats_refreshed_total [0-9]+$/m);
+      expect(metrics).toMatch(/^dynip_healthy 1$/m);
       const probe = await runCli(["update", "--healthcheck"], { HEALTH_PORT: String(port) });
       expect(probe.code).toBe(0);
       // The API starts failing: after three failed passes in a row, /healthz is 503.
-      fake.inject({ times: Infinity, fault: { kind: "status", status: 500 } });
+      targets.fake.inject({ times: Infinity, fault: { kind: "status", status: 500 } });
       await metricsUntil(port, /^dynip_update_passes_total\{result="failure"\} [3-9]/m, 60_000);
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).toBe(503);
       expect(await health.text()).toContain("failed (limit 3 in a row)");
+      // dynip_healthy says what /healthz says.
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(
+        /^dynip_healthy 0$/m,
+      );
       const unhealthy = await runCli(["update", "--healthcheck"], { HEALTH_PORT: String(port) });
       expect(unhealthy.code).toBe(1);
-      fake.clearFaults();
+      targets.fake.clearFaults();
     } finally {
       child.kill("SIGTERM");
     }
     expect(await child.exited).toBe(0);
-    await until(() => hc.requests.some((r) => r.path.endsWith("/0")));
+    // A stop is told as a log line, neither success nor failure (docs/operations.md).
+    await until(() =>
+      targets.hc.requests.some((r) => r.path.endsWith("/log") && r.body.includes("stopped")),
+    );
+    expect(targets.hc.requests.filter((r) => /\/\d+$/.test(r.path))).toEqual([]);
     const stderr = await new Response(child.stderr).text();
     noSecrets(stderr);
   }, 90_000);
@@ -381,13 +353,13 @@ describe("URLs", () => {
     ]);
   });
 
-  test("nothing configured: nothing sent, and flush resolves at once", async () => {
+  test("nothing configured: nothing sent, and close resolves at once", async () => {
     const notifier = createNotifier({ webhookUrls: [], timeoutSeconds: 1, instance: "x" });
     expect(notifier.enabled).toBe(false);
     notifier.begin();
     notifier.end({ ok: true, summary: "s", durationMs: 1 });
     const started = performance.now();
-    await notifier.flush(5000);
+    await notifier.close(5000);
     expect(performance.now() - started).toBeLessThan(100);
   });
 });

@@ -111,6 +111,14 @@ describe("compose.yaml", () => {
       validate(svc.environment);
     }
   });
+  test("every secret file it reads beside itself is git-ignored: a token is never committed", async () => {
+    const ignored = (await read(".gitignore")).split("\n").map((line) => line.trim());
+    const files = Object.values(compose.secrets as Record<string, { file: string }>).map((secret) =>
+      join("scripts/examples", secret.file),
+    );
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(ignored).toContain(file);
+  });
 });
 
 describe("kubernetes.yaml", () => {

@@ -70,6 +70,8 @@ export function startHealthServer(options: HealthOptions): HealthServer {
   const now = options.now ?? Date.now;
   const hostname = options.hostname ?? "0.0.0.0";
   const check = healthCheck(options, now);
+  // dynip_healthy on /metrics: the same judgement as /healthz, for alerts.
+  options.metrics.healthFrom(() => check() === undefined);
   const server = serve(options.port, hostname, (request) => {
     const { pathname } = new URL(request.url);
     if (!PATHS.has(pathname)) return text(404, "not found\n");

@@ -3,7 +3,7 @@
  * metrics"), rendered by hand in the Prometheus text format 0.0.4: a handful of counters does
  * not justify a client library.
  */
-import type { State } from "../registry/classify.ts";
+import type { Entry, State } from "../registry/classify.ts";
 
 export type CycleOutcome = "success" | "failure";
 export type DeletedType = "A" | "AAAA" | "TXT";
@@ -29,6 +29,8 @@ export interface Metrics {
   heldNow(): Map<string, number>;
   /** Cleanup: the entries of a domain by state, as its last judged read found them. */
   addresses(domain: string, states: Readonly<Record<State, number>>): void;
+  /** Cleanup: a domain's late addresses (`lateAddresses`) at its last judged read. */
+  late(domain: string, count: number): void;
   /** Update: records changed by a pass (heartbeat refreshes are counted by `refreshed`). */
   changes(action: ChangeAction, count: number): void;
   /** Update: heartbeats refreshed. */
@@ -38,6 +40,11 @@ export interface Metrics {
   /** A provider request, as RequestInfo says it: a null status or an error is a failure. */
   request(info: { method: string; status: number | null; error?: string }): void;
   lastSuccess(): Date | undefined;
+  /**
+   * The health server says how to know whether /healthz answers 200 now; from then on `render`
+   * shows it as `dynip_healthy` (1 or 0). Without a health server there is no such family.
+   */
+  healthFrom(healthy: () => boolean): void;
   /** Prometheus text exposition format 0.0.4. */
   render(): string;
 }
@@ -54,6 +61,24 @@ interface MetricFamily {
 }
 
 const STATES: State[] = ["fresh", "stale", "missing", "orphan"];
+
+/**
+ * How many of a domain's entries are late: addresses cleanup keeps for now (fresh, or missing
+ * within its grace) whose age (the heartbeat's; for an address without one, the address
+ * record's) is more than half of `thresholdSeconds`. So, while CLEANUP_INTERVAL_SECONDS is at
+ * most half the threshold, at least one cycle counts a dying host late before any may delete
+ * its address: an alert on it leads the deletion by a cleanup interval or more. Heartbeats
+ * without an address and unknown ages (an RFC 2136 address without heartbeat) never count.
+ * Pure.
+ */
+export function lateAddresses(entries: readonly Entry[], thresholdSeconds: number): number {
+  return entries.filter(
+    (e) =>
+      (e.state === "fresh" || (e.state === "missing" && !e.delete)) &&
+      e.ageSeconds !== undefined &&
+      e.ageSeconds > thresholdSeconds / 2,
+  ).length;
+}
 
 /**
  * Fresh counters for `command` (default cleanup), every series present from the start at 0
@@ -95,6 +120,8 @@ export function createMetrics(command: "update" | "cleanup" = "cleanup"): Metric
   let failures = 0;
   const heldRecords = new Map<string, number>();
   const states = new Map<string, Readonly<Record<State, number>>>();
+  const lateByDomain = new Map<string, number>();
+  let healthy: (() => boolean) | undefined;
   const publishedAddresses = new Map<string, number>();
   const whole = (count: number, kind: string) => {
     if (!Number.isInteger(count) || count < 0) {
@@ -122,6 +149,10 @@ export function createMetrics(command: "update" | "cleanup" = "cleanup"): Metric
     addresses(domain, counts) {
       states.set(domain, counts);
     },
+    late(domain, count) {
+      whole(count, "late");
+      lateByDomain.set(domain, count);
+    },
     changes(action, count) {
       whole(count, "change");
       add(changed, { action }, count);
@@ -139,6 +170,9 @@ export function createMetrics(command: "update" | "cleanup" = "cleanup"): Metric
       if (failed || status >= 400) add(errors, {}, 1);
     },
     lastSuccess: () => last,
+    healthFrom(source) {
+      healthy = source;
+    },
     render() {
       const gauges = [
         gauge(
@@ -146,16 +180,29 @@ export function createMetrics(command: "update" | "cleanup" = "cleanup"): Metric
           `Unix time of the last successful ${what}; 0 before the first.`,
           last === undefined ? 0 : last.getTime() / 1000,
         ),
-        gauge("dynip_up", `1 while the ${command} process is running.`, 1),
+        gauge(
+          "dynip_up",
+          `Always 1 in an answer from the ${command} process: for absent() and joins; dynip_healthy says whether it works.`,
+          1,
+        ),
       ];
-      if (cleanup && heldRecords.size > 0) {
-        const held = family(
-          "dynip_cleanup_held_records",
-          "gauge",
-          "Records whose deletion the mass-deletion brake held back in the last cycle, by domain.",
+      if (healthy !== undefined) {
+        gauges.push(
+          gauge(
+            "dynip_healthy",
+            "1 while /healthz answers 200, 0 while it answers 503.",
+            healthy() ? 1 : 0,
+          ),
         );
-        for (const [domain, records] of heldRecords) add(held, { domain }, records);
-        gauges.push(held);
+      }
+      if (cleanup) {
+        gauges.push(
+          ...byDomain(
+            "dynip_cleanup_held_records",
+            "Records whose deletion the mass-deletion brake held back in the last cycle, by domain.",
+            heldRecords,
+          ),
+        );
       }
       if (states.size > 0) {
         const byState = family(
@@ -168,15 +215,18 @@ export function createMetrics(command: "update" | "cleanup" = "cleanup"): Metric
         }
         gauges.push(byState);
       }
-      if (publishedAddresses.size > 0) {
-        const mine = family(
+      gauges.push(
+        ...byDomain(
+          "dynip_late_addresses",
+          "Addresses not yet stale whose heartbeat is older than half of STALE_THRESHOLD_SECONDS, by domain, at the last judged read.",
+          lateByDomain,
+        ),
+        ...byDomain(
           "dynip_published_addresses",
-          "gauge",
           "Addresses this host publishes, by domain, after its last pass.",
-        );
-        for (const [domain, count] of publishedAddresses) add(mine, { domain }, count);
-        gauges.push(mine);
-      }
+          publishedAddresses,
+        ),
+      );
       const counters = cleanup
         ? [loops, deleted, requests, errors]
         : [loops, changed, refreshes, requests, errors];
@@ -187,6 +237,17 @@ export function createMetrics(command: "update" | "cleanup" = "cleanup"): Metric
 
 function family(name: string, type: MetricFamily["type"], help: string): MetricFamily {
   return { name, help, type, samples: new Map() };
+}
+
+/**
+ * A gauge with one sample per domain of `values`, in their order; none at all while `values`
+ * is empty, so a series appears once there is something to say.
+ */
+function byDomain(name: string, help: string, values: Map<string, number>): MetricFamily[] {
+  if (values.size === 0) return [];
+  const result = family(name, "gauge", help);
+  for (const [domain, value] of values) add(result, { domain }, value);
+  return [result];
 }
 
 function gauge(name: string, help: string, value: number): MetricFamily {
