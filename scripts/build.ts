@@ -10,6 +10,12 @@
  * still exits 0), and the compiled binary must not pick up .env or bunfig.toml from
  * whatever directory it is started in.
  *
+ * Start-up: src/main.ts answers `--version` before the CLI loads; the bundle is split into
+ * chunks that load on first import; and citty's `import … from "node:util"` (about a
+ * millisecond to evaluate, and only its argument parser uses it) is turned into a lazy
+ * `require` when the bundle is built, so `--help` never pays for it (docs/architecture.md,
+ * "Start-up").
+ *
  * Bytecode is JavaScriptCore's, produced by the JSC of the machine that builds; it is not
  * portable to another OS, architecture or libc (oven-sh/bun#24144: a cross-compiled
  * `--bytecode` binary can crash at start on its target, and it cannot be started here to
@@ -35,13 +41,19 @@ const TARGETS: readonly Target[] = [
   { os: "windows", arch: "x64" },
 ];
 
-const FLAGS = [
-  "--compile",
-  "--minify",
-  "--format=esm",
-  "--no-compile-autoload-dotenv",
-  "--no-compile-autoload-bunfig",
-];
+/** The one `node:` import of a dependency on the way of every command, made lazy. */
+const LAZY_NODE_UTIL: import("bun").BunPlugin = {
+  name: "lazy-node-util",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]citty[\\/]dist[\\/]index\.mjs$/ }, async ({ path }) => {
+      const eager = 'import { parseArgs as parseArgs$1 } from "node:util";';
+      const text = await Bun.file(path).text();
+      // A citty release that no longer has the line builds as it is, only slower to start.
+      const lazy = 'const parseArgs$1 = (...a) => require("node:util").parseArgs(...a);';
+      return { contents: text.replace(eager, lazy), loader: "js" };
+    });
+  },
+};
 
 const targetName = (t: Target) => `${t.os}-${t.arch}${t.musl ? "-musl" : ""}`;
 const fileName = (t: Target) => `dynip-${targetName(t)}${t.os === "windows" ? ".exe" : ""}`;
@@ -56,15 +68,28 @@ function isHost(t: Target): boolean {
 }
 
 /** Compiles one binary; with no target, for this machine with its own runtime. */
-function compile(out: string, target?: Target): void {
+async function compile(out: string, target?: Target): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   const bytecode = target === undefined || isHost(target);
-  const cmd = [process.execPath, "build", "src/cli.ts", ...FLAGS];
-  if (bytecode) cmd.push("--bytecode");
-  if (target) cmd.push(`--target=bun-${targetName(target)}`);
-  cmd.push("--outfile", out);
-  const result = Bun.spawnSync(cmd, { stdout: "inherit", stderr: "inherit" });
-  if (result.exitCode !== 0) throw new Error(`bun build failed for ${basename(out)}`);
+  const result = await Bun.build({
+    entrypoints: [join(import.meta.dir, "../src/main.ts")],
+    compile: {
+      outfile: out,
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+      ...(target ? { target: `bun-${targetName(target)}` as Bun.Build.CompileTarget } : {}),
+    },
+    // Chunks load when first imported: src/main.ts answers --version before the CLI loads.
+    splitting: true,
+    minify: true,
+    format: "esm",
+    bytecode,
+    plugins: [LAZY_NODE_UTIL],
+  });
+  if (!result.success) {
+    for (const message of result.logs) console.error(String(message));
+    throw new Error(`bun build failed for ${basename(out)}`);
+  }
   if (bytecode) checkStarts(out);
 }
 
@@ -88,7 +113,7 @@ async function buildAll(dir: string): Promise<void> {
   for (const target of TARGETS) {
     const out = join(dir, fileName(target));
     const t0 = performance.now();
-    compile(out, target);
+    await compile(out, target);
     const mb = (statSync(out).size / 1e6).toFixed(1);
     console.log(
       `${fileName(target)}: ${mb} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
@@ -103,7 +128,7 @@ async function buildAll(dir: string): Promise<void> {
 
 try {
   if (process.argv[2] === "--all") await buildAll(resolve(process.argv[3] ?? "dist"));
-  else compile(resolve(process.argv[2] ?? "dist/dynip"));
+  else await compile(resolve(process.argv[2] ?? "dist/dynip"));
 } catch (error) {
   console.error(error instanceof Error ? error.message : String(error));
   process.exit(1);

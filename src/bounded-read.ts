@@ -4,7 +4,8 @@
  * and the connection is dropped. A file must be a regular one (`/dev/zero` never ends, a FIFO
  * blocks) and is checked on the open descriptor, so nothing is swapped in between.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import type { Stats } from "node:fs";
+import { nodeFs } from "./lazy-node.ts";
 
 /** The body went past the cap; `limit` is in bytes. */
 export class AnswerTooLargeError extends Error {
@@ -57,18 +58,19 @@ export function readSmallFile(
   limit: number,
   what: string,
 ): { content: string; mode: number } {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fs = nodeFs();
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
-    const stat = fstatSync(fd);
+    const stat = fs.fstatSync(fd);
     if (stat.isDirectory()) throw Object.assign(new Error("a directory"), { code: "EISDIR" });
     if (!stat.isFile()) throw new Error(`${fileKind(stat)}, not a regular file`);
     if (stat.size > limit) throw new Error(`${stat.size} bytes, more than ${what}'s ${limit}`);
     const buffer = Buffer.alloc(limit + 1);
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
     if (length > limit) throw new Error(`more than ${what}'s ${limit} bytes`);
     return { content: buffer.subarray(0, length).toString("utf8"), mode: stat.mode };
   } finally {
-    closeSync(fd);
+    fs.closeSync(fd);
   }
 }
 

@@ -1,11 +1,10 @@
 #!/usr/bin/env bun
-import { stripVTControlCharacters } from "node:util";
 import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import pkg from "../package.json" with { type: "json" };
 import { readEnvironmentFile } from "./config/env-file.ts";
 import { DynipError } from "./errors.ts";
 import { configureLogger, type LogFormat, log, redact } from "./observe/log.ts";
-import { outLine } from "./observe/output.ts";
+import { isTerminal, outLine } from "./observe/output.ts";
 
 const subCommands = {
   update: () => import("./commands/update.ts").then((m) => m.default),
@@ -39,7 +38,7 @@ async function usage(name: string | undefined): Promise<string> {
   const command = isSubCommand(name) ? ((await subCommands[name]()) as CommandDef) : undefined;
   const text = command ? await renderUsage(command, main as CommandDef) : await renderUsage(main);
   // Loaded only here: the schema's libraries are not needed to print the version.
-  const { CONFIG_VARIABLES } = await import("./config/load.ts");
+  const { CONFIG_VARIABLES } = await import("./config/variables.ts");
   const width = Math.max(...CONFIG_VARIABLES.map((v) => v.name.length));
   const variables = CONFIG_VARIABLES.map((v) => {
     const fallback = v.default === undefined ? "" : ` (default: ${v.default || "none"})`;
@@ -60,7 +59,7 @@ async function usage(name: string | undefined): Promise<string> {
   ].join("\n");
   const all = `${text}${more}`;
   // citty colours unconditionally; pipes and log files get plain text.
-  return process.stdout.isTTY ? all : stripVTControlCharacters(all);
+  return isTerminal(1) ? all : Bun.stripANSI(all);
 }
 
 /**
@@ -125,7 +124,7 @@ function report(error: unknown, command: string | undefined): number {
   }
   if (isUsageError(error)) {
     const help = isSubCommand(command) ? `dynip ${command} --help` : "dynip --help";
-    log.error(`${stripVTControlCharacters((error as Error).message)}; see \`${help}\``);
+    log.error(`${Bun.stripANSI((error as Error).message)}; see \`${help}\``);
     return 2;
   }
   // Unexpected: say what happened in one line; the stack only helps at debug level.

@@ -33,11 +33,17 @@ export class ConfigError extends DynipError {
  * longer holds. Nothing of the refused request was applied; the engine reads again and plans
  * again (docs/provider.md, "Races"). The provider's own error is the cause, and its message
  * is this one's.
+ *
+ * `mayHaveLanded`: an earlier attempt of the refused request went unanswered (a timeout, a
+ * dropped connection, a server error) and was sent again, so that attempt may have landed and
+ * the refusal may be of this process's own write (docs/ownership.md, "Instance id conflicts").
  */
 export class RaceError extends DynipError {
   override name = "RaceError";
-  constructor(cause: Error) {
+  readonly mayHaveLanded: boolean;
+  constructor(cause: Error, options: { mayHaveLanded?: boolean } = {}) {
     super(cause.message, 1, { cause });
+    this.mayHaveLanded = options.mayHaveLanded ?? false;
   }
 }
 

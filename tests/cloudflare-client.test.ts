@@ -518,6 +518,10 @@ describe("API errors", () => {
     expect(error).toBeInstanceOf(CloudflareQuotaError);
     expect((error as CloudflareApiError).hasCode(81045)).toBe(true);
     expect(error.message).toMatch(/record quota/i);
+    // The quotas as Cloudflare states them today, as the README gives them too.
+    expect(error.message).toContain(
+      "200 on Free zones created since September 2024, 1,000 on older Free zones, 3,500",
+    );
   });
 
   test("other 4xx answers are not retried", async () => {

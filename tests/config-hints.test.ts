@@ -18,6 +18,22 @@ describe("editDistance", () => {
   ])("%p ~ %p = %p", (a, b, d) => {
     expect(editDistance(a, b)).toBe(d);
   });
+
+  test.each([
+    ["INTERNAL_DOMIAN", "INTERNAL_DOMAIN", 1],
+    ["AB", "BA", 1],
+    ["ABCD", "BADC", 2],
+    ["ABC", "", 3],
+    ["kitten", "sitting", 3],
+    ["EXTERNAL_DOMAIN", "INTERNAL_DOMAIN", 2],
+    ["EXTERNAL_DOMAIN", "INTERNAL_DOMAINS", 3],
+    ["UPDATE_INTERVAL", "STALE_THRESHOLD_SECONDS", 3],
+    ["XXXXXX", "YYYYYY", 3],
+  ])("%p ~ %p within 2, else 3 = %p", (a, b, d) => {
+    expect(editDistance(a, b, 2)).toBe(d);
+    // Bounded or not, the same answer wherever the bound allows one.
+    expect(Math.min(editDistance(a, b), 3)).toBe(d);
+  });
 });
 
 describe("variableHints", () => {

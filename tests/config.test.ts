@@ -951,3 +951,45 @@ describe("notification URLs", () => {
     expect(text).not.toContain("secret-leak");
   });
 });
+
+describe("DNS_PROVIDER=rfc2136: TTL and interval", () => {
+  const RFC = {
+    INTERNAL_DOMAIN: "internal.dyn.corp.example",
+    DNS_PROVIDER: "rfc2136",
+    RFC2136_ZONE: "dyn.corp.example",
+  };
+
+  test("RECORD_TTL=1 (automatic on Cloudflare) is refused: it would be a 1-second TTL on the server", () => {
+    expect(problemsOf({ ...RFC, RECORD_TTL: "1" })).toEqual([
+      "RECORD_TTL: 1 means automatic on Cloudflare only: with DNS_PROVIDER=rfc2136 your server would hand out the records with a TTL of 1 second; use 60-86400 (default 120)",
+    ]);
+    expect(load({ ...RFC, RECORD_TTL: "60" }).ttl).toBe(60);
+    expect(load({ ...RFC, DNS_PROVIDER: "cloudflare", RECORD_TTL: "1" }).ttl).toBe(1);
+  });
+
+  test.each([
+    ["rfc2136", "300", "900", false],
+    ["rfc2136", "599", "900", false],
+    ["rfc2136", "600", "900", true],
+    ["rfc2136", "900", "900", true],
+    ["cloudflare", "601", "900", false],
+    ["cloudflare", "900", "900", true],
+  ])(
+    "DNS_PROVIDER=%s, UPDATE_INTERVAL=%s, STALE_THRESHOLD_SECONDS=%s: warned %p",
+    (provider, interval, threshold, warned) => {
+      const { warnings } = load({
+        ...RFC,
+        DNS_PROVIDER: provider,
+        UPDATE_INTERVAL: interval,
+        STALE_THRESHOLD_SECONDS: threshold,
+      });
+      const slow = warnings.filter((w) => w.startsWith("UPDATE_INTERVAL="));
+      expect(slow).toHaveLength(warned ? 1 : 0);
+      if (warned && provider === "rfc2136") {
+        expect(slow[0]).toBe(
+          `UPDATE_INTERVAL=${interval} plus 300 s is not below STALE_THRESHOLD_SECONDS=${threshold}: with DNS_PROVIDER=rfc2136 a heartbeat's age rests on the writing host's clock, which TSIG lets be 300 s off the server's, so cleanup may delete this host's records between two of its passes; keep the threshold above the interval plus 300 s`,
+        );
+      }
+    },
+  );
+});

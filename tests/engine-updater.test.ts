@@ -9,7 +9,7 @@ import { loadConfig } from "../src/config/load.ts";
 import type { Detection } from "../src/detect/source-types.ts";
 import type { DnsRecord, RecordData } from "../src/dns/record.ts";
 import { createOwnWrites } from "../src/engine/own-writes.ts";
-import { FULL_READ_EVERY } from "../src/engine/record-cache.ts";
+import { VERIFY_EVERY } from "../src/engine/record-cache.ts";
 import { createUpdater } from "../src/engine/updater.ts";
 import { DynipError } from "../src/errors.ts";
 import { configureLogger } from "../src/observe/log.ts";
@@ -108,24 +108,75 @@ describe("a pass", () => {
 });
 
 describe("the record cache", () => {
-  test("refresh-only passes plan from the cache: one write each, a full read every 12 passes", async () => {
+  test("refresh-only passes plan from the cache: one write each and no read; every 12th verifies", async () => {
     const { clock, memory, updater } = setup();
     await updater.pass();
     // After a pass that changed records, the next one reads again.
     clock.now += 60;
     await updater.pass();
     expect(memory.requests.reads).toBe(2);
-    for (let pass = 1; pass <= FULL_READ_EVERY; pass++) {
+    const kinds: string[] = [];
+    for (let pass = 1; pass <= 2 * VERIFY_EVERY; pass++) {
       clock.now += 60;
       const result = await updater.pass();
       expect(result).toMatchObject({ changed: 0, refreshed: 1 });
+      kinds.push(
+        result.changes
+          .map((c) => `${c.record.type}${c.kind === "replace" && c.verify ? "?" : ""}`)
+          .join(" "),
+      );
     }
-    // 12 passes from the cache after the read, then one full read again.
-    expect(memory.requests.reads).toBe(3);
-    expect(memory.requests.applies).toBe(2 + FULL_READ_EVERY);
+    // No read at all: one request a pass, the address re-asserted in the same request.
+    expect(memory.requests.reads).toBe(2);
+    expect(memory.requests.applies).toBe(2 + 2 * VERIFY_EVERY);
+    expect(kinds.filter((k) => k === "TXT A?")).toHaveLength(2);
+    expect(kinds.filter((k) => k === "TXT")).toHaveLength(2 * VERIFY_EVERY - 2);
     expect(memory.records().find((r) => r.type === "TXT")?.content).toBe(
       formatHeartbeat(clock.now, ME),
     );
+  });
+
+  test.each([
+    ["deleted", "the verification races, the pass reads and creates it again"],
+    ["edited", "the verification writes it back"],
+  ] as const)("an address record %s by hand is restored within 12 passes: %s", async (how) => {
+    const { clock, memory, updater } = setup();
+    await updater.pass();
+    clock.now += 60;
+    await updater.pass(); // read again after the change; from here on, cached
+    const address = memory.records().find((r) => r.type === "A") as DnsRecord;
+    memory.remove(address.ref);
+    if (how === "edited") memory.put({ ...address, content: "10.9.9.9" });
+    const seen: string[][] = [];
+    for (let pass = 1; pass <= VERIFY_EVERY; pass++) {
+      clock.now += 60;
+      await updater.pass();
+      seen.push(addressesIn(memory.records()));
+    }
+    // Unnoticed, without a read, until the verifying pass; then back, and it stays.
+    const back = seen.findIndex((list) => list.join() === "10.0.0.1");
+    expect(back).toBeGreaterThan(0);
+    expect(back).toBeLessThan(VERIFY_EVERY);
+    const meanwhile = how === "deleted" ? "" : "10.9.9.9";
+    expect(seen.slice(0, back).every((list) => list.join() === meanwhile)).toBe(true);
+    expect(seen.slice(back).every((list) => list.join() === "10.0.0.1")).toBe(true);
+  });
+
+  test("where verification is free (RFC 2136), every pass verifies: a deleted address is back at the next pass", async () => {
+    const { clock, memory, updater } = setup({ freeVerification: true });
+    await updater.pass();
+    clock.now += 60;
+    await updater.pass(); // read again after the change; from here on, cached
+    const address = memory.records().find((r) => r.type === "A") as DnsRecord;
+    memory.remove(address.ref);
+    clock.now += 60;
+    const result = await updater.pass();
+    expect(addressesIn(memory.records())).toEqual(["10.0.0.1"]);
+    // Still one request and no read: the verification travels with the refresh.
+    expect(memory.requests.reads).toBe(2);
+    expect(
+      result.changes.map((c) => `${c.record.type}${c.kind === "replace" && c.verify ? "?" : ""}`),
+    ).toEqual(["TXT", "A?"]);
   });
 
   test("a plan that changes records reads afresh before writing", async () => {

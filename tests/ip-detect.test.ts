@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { isIP } from "node:net";
 import type { NetworkInterfaceInfo } from "node:os";
 import ipaddr from "ipaddr.js";
-import { canonical, inCidrs, isPublic } from "../src/detect/cidr.ts";
+import { canonical, inCidrs, isPublic, parseAddress, sortAddresses } from "../src/detect/cidr.ts";
 import { DEFAULT_EXCLUDE_INTERFACES, DEFAULT_INTERNAL_CIDRS } from "../src/detect/defaults.ts";
 import { type DetectOptions, detect } from "../src/detect/detect.ts";
 import { detectExternal, HTTP_SOURCES, parseEchoAnswer } from "../src/detect/external.ts";
@@ -89,6 +90,27 @@ describe("CIDR helpers", () => {
   ])("canonical(%s) = %p", (ip, expected) => {
     if (expected === null) expect(() => canonical(ip)).toThrow("not an IP address");
     else expect(canonical(ip)).toBe(expected);
+  });
+
+  test.each([
+    [
+      ["10.0.0.10", "10.0.0.9", "9.255.255.255", "10.0.0.9"],
+      ["9.255.255.255", "10.0.0.9", "10.0.0.10"],
+    ],
+    [
+      ["2001:db8::1", "::1", "fd00::", "255.255.255.255"],
+      ["255.255.255.255", "::1", "2001:db8::1", "fd00::"],
+    ],
+    [
+      ["x", "2001:db8::a", "2001:db8::9", "0.0.0.0"],
+      ["0.0.0.0", "2001:db8::9", "2001:db8::a", "x"],
+    ],
+    [
+      ["100.0.0.1", "20.0.0.1", "3.0.0.1"],
+      ["3.0.0.1", "20.0.0.1", "100.0.0.1"],
+    ],
+  ])("sortAddresses(%p) = %p", (input, expected) => {
+    expect(sortAddresses(input)).toEqual(expected);
   });
 });
 
@@ -621,5 +643,49 @@ describe("detect", () => {
       addresses: [],
     });
     expect(result.ipv6).toEqual({ ok: true, source: "static", addresses: ["2606:4700::10"] });
+  });
+});
+
+describe("parseAddress agrees with node:net", () => {
+  const corpus = [
+    "10.0.0.1",
+    "255.255.255.255",
+    "256.0.0.1",
+    "010.0.0.1",
+    "1.2.3",
+    "1.2.3.4.5",
+    "1.2.3.04",
+    "0.0.0.0",
+    "127.1",
+    "0x7f.0.0.1",
+    " 10.0.0.1",
+    "10.0.0.1 ",
+    "",
+    "a.b.c.d",
+    "::",
+    "::1",
+    "fe80::1",
+    "fe80::1%eth0",
+    "2001:db8::1",
+    "2001:DB8::1",
+    "1:2:3:4:5:6:7:8",
+    "1:2:3:4:5:6:7:8:9",
+    "1::2::3",
+    "::ffff:10.0.0.1",
+    "::ffff:10.0.1",
+    "::ffff:010.0.0.1",
+    "1:2:3:4:5:6:1.2.3.4",
+    "1:2:3:4:5:6:7:1.2.3.4",
+    "gggg::1",
+    ":::",
+    "1:",
+    ":1",
+    "[::1]",
+    "::1.2.3.4",
+    "02001:db8::1",
+    "2001:db8::00001",
+  ];
+  test.each(corpus)("%p", (text) => {
+    expect(parseAddress(text) !== undefined).toBe(isIP(text) !== 0 && !text.includes("%"));
   });
 });

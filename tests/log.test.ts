@@ -1,6 +1,7 @@
 /** The pretty log line a person reads: local date and time (TZ), colour only on a terminal. */
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
-import { configureLogger, log } from "../src/observe/log.ts";
+import { configureLogger, log, redact, registerSecret } from "../src/observe/log.ts";
+import * as output from "../src/observe/output.ts";
 
 afterEach(() => {
   configureLogger({ level: "info", format: "pretty" });
@@ -28,10 +29,9 @@ describe("pretty logs", () => {
     [true, "1", "WARN "],
     [false, undefined, "WARN "],
   ])("a terminal (%p) with NO_COLOR=%p shows %j", (tty, noColor, label) => {
-    const write = spyOn(process.stderr, "write").mockImplementation(() => true);
-    const wasTty = process.stderr.isTTY;
+    const write = spyOn(console, "error").mockImplementation(() => {});
+    const terminal = spyOn(output, "isTerminal").mockImplementation((fd) => fd === 2 && tty);
     const wasNoColor = process.env.NO_COLOR;
-    process.stderr.isTTY = tty;
     if (noColor === undefined) delete process.env.NO_COLOR;
     else process.env.NO_COLOR = noColor;
     try {
@@ -39,12 +39,24 @@ describe("pretty logs", () => {
       log.warn("careful");
       const line = String(write.mock.calls.at(-1)?.[0]);
       expect(line.slice(0, 20)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d $/);
-      expect(line.slice(20)).toBe(`${label} careful\n`);
+      expect(line.slice(20)).toBe(`${label} careful`);
     } finally {
       write.mockRestore();
-      process.stderr.isTTY = wasTty;
+      terminal.mockRestore();
       if (wasNoColor === undefined) delete process.env.NO_COLOR;
       else process.env.NO_COLOR = wasNoColor;
     }
+  });
+});
+
+describe("redaction", () => {
+  test("a secret and a longer one that starts with it: the longer goes whole, whichever came first", () => {
+    const short = "https://hooks.example/abc-redaction-test";
+    const long = `${short}?token=LONGSECRET-redaction-test`;
+    registerSecret(short);
+    registerSecret(long);
+    expect(redact(`posting to ${long} failed; ${short} too`)).toBe(
+      "posting to [redacted] failed; [redacted] too",
+    );
   });
 });

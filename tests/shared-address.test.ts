@@ -187,7 +187,7 @@ test("a long-lived sharer whose address was withdrawn under it publishes it agai
   await until(() => heartbeats().length > 0);
   expect(owners()).toEqual(["host-a"]);
   // host-a's cache still holds the address host-b deleted; the pass after a change reads
-  // the zone again instead of trusting it for 12 passes.
+  // the zone again instead of trusting it until its next verification.
   await until(() => addresses().length > 0);
   expect(addresses().map((r) => r.content)).toEqual([SHARED]);
   child.kill("SIGTERM");

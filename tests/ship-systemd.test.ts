@@ -3,6 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { DEFAULTS } from "../src/config/variables.ts";
 
 const UNITS_DIR = resolve(import.meta.dir, "../scripts/systemd");
 const SERVICES = ["dynip-update.service", "dynip-cleanup.service"];
@@ -96,5 +97,16 @@ describe.skipIf(!analyze)(title, () => {
     const path = join(dir, "dynip-bare.service");
     writeFileSync(path, bare);
     expect(exposure(path)).toBeGreaterThan(2.5);
+  });
+});
+
+describe("the timer says what it does", () => {
+  test("its comment gives the real default threshold and the passes it allows", () => {
+    const timer = unit("dynip-update.timer");
+    const threshold = Number(DEFAULTS.STALE_THRESHOLD_SECONDS);
+    const every = /^OnCalendar=\*:0\/(\d+)$/m.exec(timer)?.[1];
+    expect(every).toBe("5");
+    expect(timer).toContain(`STALE_THRESHOLD_SECONDS defaults to ${threshold} s`);
+    expect(timer).toContain(`${threshold / (Number(every) * 60) === 3 ? "three" : "?"} passes`);
   });
 });

@@ -309,6 +309,22 @@ describe("dynip update against the fake API", () => {
     expect(fake.requests).toEqual([]);
   });
 
+  test.each([
+    ["a private address as the public one", "EXTERNAL_IPV4_SOURCE", "192.168.1.10"],
+    ["the unspecified address", "EXTERNAL_IPV4_SOURCE", "0.0.0.0"],
+    ["a documentation range for IPv6", "EXTERNAL_IPV6_SOURCE", "2001:db8::1"],
+    ["an internal address outside INTERNAL_CIDRS", "INTERNAL_IP_SOURCE", "5.6.7.8"],
+  ])(
+    "a static source with %s is a configuration error: exit 2, nothing sent, the address named",
+    async (_, variable, address) => {
+      const extra = { [variable]: `static:${address}` };
+      const result = await runCli(["update"], host("web-01", "192.168.1.10", extra));
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(address);
+      expect(fake.requests).toEqual([]);
+    },
+  );
+
   test("a refused batch endpoint falls back to one request per record", async () => {
     fake.inject({
       method: "POST",

@@ -1,11 +1,16 @@
-import { hostname } from "node:os";
 import { readEnvironmentFile } from "../config/env-file.ts";
 import { variableHints } from "../config/hints.ts";
-import { CONFIG_VARIABLES, type Config, loadConfig } from "../config/load.ts";
+import { CONFIG_VARIABLES, type Config, loadConfig, loadHealthSettings } from "../config/load.ts";
 import { detect } from "../detect/detect.ts";
 import type { Detection } from "../detect/source-types.ts";
+import type { createLifecycle } from "../engine/lifecycle.ts";
+import { exitCodeOf } from "../errors.ts";
+import { type HealthOptions, probeHealth, startHealthServer } from "../observe/health.ts";
 import { configureLogger, log } from "../observe/log.ts";
+import { outLine } from "../observe/output.ts";
+import { sleep } from "../util/sleep.ts";
 import { flagOverrides } from "./args.ts";
+import type { Reporting } from "./reporting.ts";
 
 /**
  * The environment to configure from: the `--env-file` assignments, overridden by every variable
@@ -32,7 +37,7 @@ export function configFrom(args: Record<string, unknown>): Config {
     CONFIG_VARIABLES.map((v) => v.name),
   ))
     log.warn(hint);
-  const config = loadConfig({ env, overrides: flagOverrides(args), hostname });
+  const config = loadConfig({ env, overrides: flagOverrides(args) });
   configureLogger({ level: config.logLevel, format: config.logFormat });
   for (const warning of config.warnings) log.warn(warning);
   return config;
@@ -57,20 +62,6 @@ export function detectorFor(config: Config): () => Promise<Detection> {
     });
 }
 
-/** Resolves after `ms`, or at once when the signal fires. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 /**
  * SIGTERM/SIGINT end a long-lived command after its current pass, with exit 0. The
  * handlers matter doubly as PID 1 in a container, where unhandled SIGTERM is ignored.
@@ -87,4 +78,82 @@ export function stopSignal(what = "pass"): AbortSignal {
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
   return controller.signal;
+}
+
+/**
+ * `--healthcheck`: asks the `command` running here for its /healthz (HEALTH_PORT and
+ * HEALTH_ADDRESS alone, from the environment and `--env-file`) and prints the answer. Throws a
+ * DynipError, exit 1, when it is unhealthy, does not answer, or HEALTH_PORT is unset.
+ */
+export async function printHealthcheck(
+  args: Record<string, unknown>,
+  command: "update" | "cleanup",
+): Promise<void> {
+  const { port, address } = loadHealthSettings(environment(args));
+  outLine(await probeHealth(port, address, command));
+}
+
+/** What a long-lived `update` or `cleanup` hands `runUntilStopped`. */
+export interface LongLived {
+  command: "update" | "cleanup";
+  config: Config;
+  reporting: Reporting;
+  /** From `stopSignal`, and the stop budget made from it (`createLifecycle`). */
+  stop: AbortSignal;
+  ending: Pick<ReturnType<typeof createLifecycle>, "remainingMs" | "dispose">;
+  intervalSeconds: number;
+  /** One loop as the start line names it: "pass", "cleanup cycle". */
+  loopName: string;
+  /** /healthz beyond the defaults: the updater's name for a loop and its failures in a row. */
+  health?: Pick<HealthOptions, "what" | "maxConsecutiveFailures">;
+  /** One loop, reported to metrics and the notification targets; throws what it throws. */
+  loop(): Promise<void>;
+  /** The ERROR line for a loop that threw (a configuration error is thrown instead). */
+  failed(error: Error): string;
+  /** Runs after the last loop, before the stop is told (the updater's DEREGISTER_ON_STOP). */
+  beforeStop?(): Promise<void>;
+}
+
+/**
+ * The loop of a long-lived command: serves /healthz and /metrics when HEALTH_PORT is set, runs
+ * `loop` every `intervalSeconds` until `stop` fires, then sends the stop's `/log` line and lets
+ * the notifications run until 0.5 s before the stop budget ends. A loop's error is logged and
+ * the next loop comes; a configuration error found at run time (exit 2) ends it all and is
+ * thrown, after the health server and the notifications are closed.
+ */
+export async function runUntilStopped(options: LongLived): Promise<void> {
+  const { config, reporting, stop, ending, intervalSeconds } = options;
+  const health =
+    config.healthPort === undefined
+      ? undefined
+      : startHealthServer({
+          port: config.healthPort,
+          hostname: config.healthAddress,
+          metrics: reporting.metrics,
+          intervalSeconds,
+          ...options.health,
+        });
+  if (health) log.info(`serving /healthz and /metrics on port ${health.port}`);
+  log.info(`long-lived: one ${options.loopName} every ${intervalSeconds}s until SIGTERM`);
+  while (!stop.aborted) {
+    try {
+      await options.loop();
+    } catch (error) {
+      // A configuration error found at run time (a zone apex) will not heal: exit 2.
+      if (exitCodeOf(error) === 2) {
+        await health?.stop();
+        await reporting.notifier.close(reporting.closeMs);
+        throw error;
+      }
+      log.error(options.failed(error as Error));
+    }
+    await sleep(intervalSeconds * 1000, stop);
+  }
+  await options.beforeStop?.();
+  // What is still queued or in flight is cut at the budget's end, so the process can exit.
+  reporting.notifier.stopped(`dynip ${options.command} on ${config.instanceId} stopped`);
+  await reporting.notifier.close(Math.max(0, ending.remainingMs() - 500));
+  await health?.stop();
+  ending.dispose();
+  log.info("stopped");
 }

@@ -16,7 +16,8 @@ export interface PendingEvent<N extends EventName = EventName> {
   /**
    * Events with a `repeat` key are sent when the key was not among the last loop's keys of the
    * same name: an instance id conflict or a brake hold is told when it starts or changes, not
-   * every pass while it lasts.
+   * every pass while it lasts. The memory is the process's: dynip keeps no state but DNS, so
+   * each one-shot run (a systemd timer) tells what it finds again.
    */
   repeat?: string;
 }
@@ -26,19 +27,36 @@ export interface Reporting {
   notifier: Notifier;
   /** A pass or cycle starts. */
   begin(): void;
-  /** It succeeded (or ran but did not fully succeed, with `ok` false): counts, pings, events. */
-  end(result: { ok: boolean; summary: string; events: PendingEvent[] }): void;
+  /**
+   * It ran: counts, events, pings. `ok` false (it did not fully succeed) counts as a failure,
+   * sends the failure event and pings `/fail`. `failsCommand` (a one-shot command that exits
+   * non-zero after this result, e.g. `cleanup --once` while the brake holds) pings `/fail` and
+   * pushes Uptime Kuma `down` although `ok`, so the check agrees with the exit code.
+   */
+  end(result: {
+    ok: boolean;
+    summary: string;
+    events: PendingEvent[];
+    failsCommand?: boolean;
+  }): void;
   /** It failed with `error`: counts (a blocker when only a person can fix it), pings, the event. */
   failed(error: Error, deleted?: number): void;
   /** Events outside a pass (a deregistration). */
   events(events: PendingEvent[]): void;
-  /** Milliseconds a one-shot command waits at most for its notifications before exiting. */
-  readonly flushMs: number;
+  /**
+   * Milliseconds a one-shot command gives its notifications in all before it exits (the
+   * notifier's `close`): 3 × NOTIFY_TIMEOUT_SECONDS + 1 s, one message's every attempt.
+   */
+  readonly closeMs: number;
 }
 
 /** Notification attempts per message: the first and two retries (notifier.ts). */
 const ATTEMPTS = 3;
 
+/**
+ * Metrics and a notifier for `command`, with INSTANCE_ID as the events' source; a dry run gets
+ * a notifier without targets. Throws nothing.
+ */
 export function createReporting(
   config: Config,
   command: "update" | "cleanup",
@@ -77,12 +95,16 @@ export function createReporting(
       startedAt = performance.now();
       notifier.begin();
     },
-    end({ ok, summary, events }) {
+    end({ ok, summary, events, failsCommand = false }) {
       metrics.cycle(ok ? "success" : "failure", new Date());
       send(events);
       if (!ok) notifier.event(makeEvent(failure, failureData(summary, 0), source));
       const durationMs = performance.now() - startedAt;
-      notifier.end(ok ? { ok, summary, durationMs } : { ok, error: summary, durationMs });
+      notifier.end(
+        ok && !failsCommand
+          ? { ok, summary, durationMs }
+          : { ok: false, error: summary, durationMs },
+      );
     },
     failed(error, deleted = 0) {
       const operator = needsOperator(error);
@@ -91,6 +113,6 @@ export function createReporting(
       notifier.end({ ok: false, error: error.message, durationMs: performance.now() - startedAt });
     },
     events: send,
-    flushMs: ATTEMPTS * config.notify.timeoutSeconds * 1000 + 1000,
+    closeMs: ATTEMPTS * config.notify.timeoutSeconds * 1000 + 1000,
   };
 }

@@ -3,7 +3,6 @@
  * of one variable and yields its typed value. Messages never repeat the variable name;
  * config.ts prefixes it from the issue path.
  */
-import { domainToASCII } from "node:url";
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
 import { readSmallFile } from "../bounded-read.ts";
@@ -107,7 +106,19 @@ export const comment = parsed((text, addIssue): string | undefined => {
   return text;
 });
 
-/** ASCII characters allowed before IDNA conversion; domainToASCII silently drops or decodes others (`%41`, `/`). */
+/**
+ * The IDNA (UTS #46) ASCII form of a host name, as the URL parser computes it (`node:url`'s
+ * domainToASCII does the same, but its import costs start-up time); "" when it is no host name.
+ */
+function domainToASCII(name: string): string {
+  try {
+    return new URL(`http://${name}`).hostname;
+  } catch {
+    return "";
+  }
+}
+
+/** ASCII characters allowed before IDNA conversion; the conversion silently drops or decodes others (`%41`, `/`). */
 const DOMAIN_ASCII = /^[a-z0-9.-]$/i;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 

@@ -33,26 +33,41 @@ const FOREIGN: Record<string, string> = {
   RRTYPE: "the domain variables (A and AAAA follow from the addresses)",
 };
 
-/** Edit distance of two strings (insertions, deletions, substitutions, adjacent swaps). */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
-  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+/**
+ * Edit distance of two strings (insertions, deletions, substitutions, adjacent swaps: the
+ * optimal string alignment distance), or `limit + 1` as soon as it is known to exceed `limit`.
+ * Only a band of width 2 × limit + 1 around the diagonal is filled, and the work stops at the
+ * first row whose every cell is past the limit: cheap enough to compare every variable of a
+ * large environment at start-up.
+ */
+export function editDistance(a: string, b: string, limit = Math.max(a.length, b.length)): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  const far = limit + 1;
+  // Rows i-2, i-1 and i of the table, as flat arrays over j = 0..b.length.
+  let older = new Array<number>(b.length + 1).fill(far);
+  let above = Array.from({ length: b.length + 1 }, (_, j) => (j <= limit ? j : far));
   for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
+    const row = new Array<number>(b.length + 1).fill(far);
+    if (i <= limit) row[0] = i;
+    let best = row[0] as number;
+    for (let j = Math.max(1, i - limit); j <= Math.min(b.length, i + limit); j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      const row = d[i] as number[];
-      const up = d[i - 1] as number[];
-      row[j] = Math.min(
-        (up[j] as number) + 1,
+      let d = Math.min(
+        (above[j] as number) + 1,
         (row[j - 1] as number) + 1,
-        (up[j - 1] as number) + cost,
+        (above[j - 1] as number) + cost,
       );
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
+        d = Math.min(d, (older[j - 2] as number) + 1);
       }
+      row[j] = Math.min(d, far);
+      best = Math.min(best, row[j] as number);
     }
+    if (best > limit) return far;
+    older = above;
+    above = row;
   }
-  return (d[a.length] as number[])[b.length] as number;
+  return Math.min(above[b.length] as number, far);
 }
 
 /**
@@ -73,8 +88,12 @@ export function variableHints(
       const foreign = FOREIGN[name];
       if (foreign) return [`${name} is not a dynip setting: use ${foreign}`];
       if (name.length < 6) return [];
-      // The closest of those within two edits (equal but for case is closest of all).
-      const distances = known.map((k) => [k, editDistance(name.toUpperCase(), k)] as const);
+      // The closest of those within two edits (equal but for case is closest of all). Names
+      // whose lengths differ by more than two are further apart than that: not compared.
+      const near = known.filter((k) => Math.abs(k.length - name.length) <= 2);
+      if (near.length === 0) return [];
+      const upper = name.toUpperCase();
+      const distances = near.map((k) => [k, editDistance(upper, k, 2)] as const);
       const best = Math.min(...distances.map(([, d]) => d));
       const close = best <= 2 ? distances.filter(([, d]) => d === best).map(([k]) => k) : [];
       return close.length > 0

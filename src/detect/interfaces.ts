@@ -1,12 +1,12 @@
-import { readdirSync, readFileSync } from "node:fs";
-import os from "node:os";
+import type { NetworkInterfaceInfo } from "node:os";
 import ipaddr from "ipaddr.js";
+import { nodeFs, nodeOs } from "../lazy-node.ts";
 import { log } from "../observe/log.ts";
 import { type Family, format, inCidrs, isPublic, parseAddress, sortAddresses } from "./cidr.ts";
 import { isGuestBridge, SYS_CLASS_NET } from "./link-kind.ts";
 import type { Cidr, SourceResult } from "./source-types.ts";
 
-export type Interfaces = NodeJS.Dict<os.NetworkInterfaceInfo[]>;
+export type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;
 
 /** One address found on an interface, in canonical form. */
 export interface InterfaceAddress {
@@ -26,7 +26,7 @@ const IF_INET6_LINE = /^([0-9a-f]{32}) +\S+ +\S+ +\S+ +([0-9a-f]+) +(\S+) *$/gim
 
 /**
  * The addresses in `/proc/net/if_inet6` the kernel flags as temporary, deprecated or failed,
- * as `interface address` keys. os.networkInterfaces() does not report these flags. Empty where
+ * as `interface address` keys. nodeOs().networkInterfaces() does not report these flags. Empty where
  * the file does not exist (not Linux): there every global address counts as stable.
  */
 export function unpublishableIPv6(ifInet6 = readIfInet6()): Set<string> {
@@ -48,7 +48,7 @@ export function unpublishableIPv6(ifInet6 = readIfInet6()): Set<string> {
 function readIfInet6(): string {
   for (const path of ["/proc/self/net/if_inet6", "/proc/net/if_inet6"]) {
     try {
-      return readFileSync(path, "utf8");
+      return nodeFs().readFileSync(path, "utf8");
     } catch {}
   }
   log.debug("cannot read if_inet6: temporary and deprecated IPv6 addresses cannot be told apart");
@@ -65,7 +65,7 @@ export function listInterfaceAddresses(ifaces?: Interfaces, ifInet6?: string): I
   const unstable =
     ifInet6 !== undefined || ifaces === undefined ? unpublishableIPv6(ifInet6) : new Set();
   const found: InterfaceAddress[] = [];
-  for (const [name, infos] of Object.entries(ifaces ?? os.networkInterfaces())) {
+  for (const [name, infos] of Object.entries(ifaces ?? nodeOs().networkInterfaces())) {
     for (const info of infos ?? []) {
       if (info.internal || (info.scopeid ?? 0) !== 0) continue;
       const parsed = parseAddress(info.address);
@@ -110,7 +110,7 @@ export interface SelectOptions {
   include: string[];
   /** EXCLUDE_INTERFACES globs. */
   exclude: string[];
-  /** Replaces os.networkInterfaces() (tests). */
+  /** Replaces nodeOs().networkInterfaces() (tests). */
   interfaces?: Interfaces;
   /** Replaces the text of /proc/net/if_inet6 (tests). */
   ifInet6?: string;
@@ -127,7 +127,7 @@ export interface SelectOptions {
  * there would withdraw every record this host published.
  */
 function selectAddresses(options: SelectOptions): InterfaceAddress[] {
-  const ifaces = options.interfaces ?? os.networkInterfaces();
+  const ifaces = options.interfaces ?? nodeOs().networkInterfaces();
   const sysfs = options.sysfs ?? (options.interfaces === undefined ? SYS_CLASS_NET : undefined);
   linkNames(sysfs); // says once when sysfs cannot be read
   const isGuest = sysfs === undefined ? undefined : (name: string) => isGuestBridge(name, sysfs);
@@ -164,7 +164,7 @@ let warnedNoSysfs = false;
 function linkNames(sysfs: string | undefined): string[] {
   if (sysfs === undefined) return [];
   try {
-    return readdirSync(sysfs);
+    return nodeFs().readdirSync(sysfs);
   } catch (error) {
     if (process.platform === "linux" && !warnedNoSysfs) {
       warnedNoSysfs = true;

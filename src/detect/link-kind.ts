@@ -4,8 +4,10 @@
  * vboxnet…, a name list can never be complete. Linux only; elsewhere nothing is known and
  * nothing is left out by kind.
  */
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { join } from "node:path";
+import { nodeFs } from "../lazy-node.ts";
+
+/** Path segments joined with `/` (sysfs paths; `node:path` costs start-up time). */
+const join = (...parts: string[]): string => parts.join("/").replace(/\/{2,}/g, "/");
 
 /**
  * - `bridge`: a Linux bridge (`<if>/bridge/` exists);
@@ -25,13 +27,15 @@ export const SYS_CLASS_NET = "/sys/class/net";
 export function linkKind(name: string, root = SYS_CLASS_NET): LinkKind {
   const dir = join(root, name);
   try {
-    if (!existsSync(dir)) return "unknown";
-    if (existsSync(join(dir, "bridge"))) return "bridge";
-    if (existsSync(join(dir, "tun_flags"))) return "tun";
-    const virtual = readlinkSync(dir).includes("/devices/virtual/");
+    if (!nodeFs().existsSync(dir)) return "unknown";
+    if (nodeFs().existsSync(join(dir, "bridge"))) return "bridge";
+    if (nodeFs().existsSync(join(dir, "tun_flags"))) return "tun";
+    const virtual = nodeFs().readlinkSync(dir).includes("/devices/virtual/");
     const typed = /^DEVTYPE=/m.test(read(join(dir, "uevent")));
     const peered = read(join(dir, "iflink")).trim() !== read(join(dir, "ifindex")).trim();
-    const lower = readdirSync(dir).some((entry) => entry.startsWith("lower_"));
+    const lower = nodeFs()
+      .readdirSync(dir)
+      .some((entry) => entry.startsWith("lower_"));
     return virtual && !typed && peered && !lower ? "veth" : "uplink";
   } catch {
     return "unknown";
@@ -52,7 +56,7 @@ export function isGuestBridge(name: string, root = SYS_CLASS_NET): boolean {
   if (linkKind(name, root) !== "bridge") return false;
   let ports: string[];
   try {
-    ports = readdirSync(join(root, name, "brif"));
+    ports = nodeFs().readdirSync(join(root, name, "brif"));
   } catch {
     return false;
   }
@@ -76,7 +80,8 @@ function leadsToGuests(port: string, root: string, depth: number): boolean {
 /** The devices `name` is stacked on, from its `lower_<device>` links. */
 function lowerDevices(name: string, root: string): string[] {
   try {
-    return readdirSync(join(root, name))
+    return nodeFs()
+      .readdirSync(join(root, name))
       .filter((entry) => entry.startsWith("lower_"))
       .map((entry) => entry.slice("lower_".length));
   } catch {
@@ -86,7 +91,7 @@ function lowerDevices(name: string, root: string): string[] {
 
 function read(path: string): string {
   try {
-    return readFileSync(path, "utf8");
+    return nodeFs().readFileSync(path, "utf8");
   } catch {
     return "";
   }

@@ -6,12 +6,13 @@
 import type { DnsRecord } from "../dns/record.ts";
 import { DynipError } from "../errors.ts";
 import { log } from "../observe/log.ts";
-import type { Metrics } from "../observe/metrics.ts";
+import { lateAddresses, type Metrics } from "../observe/metrics.ts";
 import { applyBrake, entryRemovesAddress } from "../plan/brake.ts";
 import { type Change, describeChange } from "../plan/changes.ts";
 import { planCleanup } from "../plan/cleanup-plan.ts";
 import type { Entry, State } from "../registry/classify.ts";
 import { heartbeatAge, ownerOf } from "../registry/heartbeat.ts";
+import { collectGarbage, LARGE_READ } from "../util/garbage.ts";
 import { RACE_ATTEMPTS, retryRaces } from "./races.ts";
 import { createReader, type DomainView, type ReaderOptions } from "./reader.ts";
 
@@ -81,8 +82,20 @@ interface Confirmed {
   problems: string[];
 }
 
+/**
+ * A domain's deletions, and what the report needs of its read: no records and no entries
+ * beyond those deleted, so the read of a large zone is garbage before the first deletion.
+ */
 interface DomainPlan {
-  view: DomainView;
+  domain: string;
+  /** The provider's clock of the read (DomainView.serverNow), for the ages of hosts gone. */
+  serverNow: number;
+  /** Entries by state; undefined when the read had no provider clock. */
+  states?: Record<State, number>;
+  /** Addresses kept for now whose age is past half the threshold (lateAddresses). */
+  late?: number;
+  /** Records the read held. */
+  records: number;
   changes: Change[];
   /** Each change's entry (the address it belongs to), for saying whose records went. */
   entries: Map<Change, Entry>;
@@ -208,9 +221,20 @@ export function createCleaner(deps: CleanerDeps) {
    */
   function brakeDomain(c: Confirmed, troubleAgo: number | undefined, now: number): DomainPlan {
     const { view, problems } = c;
+    const read = {
+      domain: view.domain,
+      serverNow: view.serverNow,
+      records: view.records.length,
+      ...(view.dated
+        ? {
+            states: countStates(view.entries),
+            late: lateAddresses(view.entries, deps.thresholdSeconds),
+          }
+        : {}),
+    };
     if (!c.judged) {
       silentSince.delete(view.domain);
-      return { view, changes: [], entries: new Map(), problems };
+      return { ...read, changes: [], entries: new Map(), problems };
     }
     const since = silentSince.get(view.domain);
     const decision = applyBrake({
@@ -237,14 +261,14 @@ export function createCleaner(deps: CleanerDeps) {
       if (decision.release.some(entryRemovesAddress))
         log.warn(`brake ${why} in ${view.domain}: ${decision.reason}`);
     }
-    if (decision.held.length === 0) return { view, changes, entries, problems };
+    if (decision.held.length === 0) return { ...read, changes, entries, problems };
     const held: Held = {
       domain: view.domain,
       addresses: decision.held.map((e) => e.ip),
       records: decision.held.reduce((sum, e) => sum + e.toDelete.length, 0),
       reason: decision.reason ?? "",
     };
-    return { view, changes, entries, held, problems };
+    return { ...read, changes, entries, held, problems };
   }
 
   /** Read, judge, confirm and brake every managed domain. */
@@ -256,9 +280,16 @@ export function createCleaner(deps: CleanerDeps) {
     return confirmed.map((c) => brakeDomain(c, troubleAgo, now));
   }
 
+  /** plan(), with a large read's records collected before anything is deleted (util/garbage.ts). */
+  async function planReleasing(): Promise<DomainPlan[]> {
+    const plans = await plan();
+    if (plans.reduce((sum, p) => sum + p.records, 0) >= LARGE_READ) collectGarbage();
+    return plans;
+  }
+
   function reportHeld(plans: DomainPlan[]): Held[] {
     const held = plans.flatMap((p) => (p.held ? [p.held] : []));
-    for (const p of plans) deps.metrics?.held(p.view.domain, p.held?.records ?? 0);
+    for (const p of plans) deps.metrics?.held(p.domain, p.held?.records ?? 0);
     for (const h of held) {
       const shown = h.addresses.slice(0, 10).join(", ");
       const more = h.addresses.length > 10 ? ` and ${h.addresses.length - 10} more` : "";
@@ -275,16 +306,17 @@ export function createCleaner(deps: CleanerDeps) {
 
   /** One attempt: plan from fresh reads, then delete; `deleted` counts what lands. */
   async function attempt(counter: Counter): Promise<CycleResult> {
-    const plans = await plan();
+    const plans = await planReleasing();
     for (const p of plans) {
-      if (p.view.dated) deps.metrics?.addresses(p.view.domain, countStates(p.view.entries));
+      if (p.states) deps.metrics?.addresses(p.domain, p.states);
+      if (p.late !== undefined) deps.metrics?.late(p.domain, p.late);
     }
     const held = reportHeld(plans);
     const problems = plans.flatMap((p) => p.problems);
     for (const problem of problems) log.warn(problem);
     const changes = plans.flatMap((p) => p.changes);
     if (changes.length > 0) {
-      await provider.checkDeletable(plans.map((p) => p.view.domain));
+      await provider.checkDeletable(plans.map((p) => p.domain));
       // Logged and counted as each part lands, so a later failure cannot hide them.
       const origin = new Map(plans.flatMap((p) => [...p.entries].map(([c, e]) => [c, { e, p }])));
       await provider.apply(changes, (landed) => {
@@ -292,7 +324,7 @@ export function createCleaner(deps: CleanerDeps) {
           log.info(describeChange(change));
           deps.metrics?.deleted(1, change.record.type as "A" | "AAAA" | "TXT");
           const from = origin.get(change);
-          if (from) noteGone(counter.gone, change, from.e, from.p.view.serverNow);
+          if (from) noteGone(counter.gone, change, from.e, from.p.serverNow);
         }
         counter.deleted += landed.length;
       });

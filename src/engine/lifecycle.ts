@@ -5,6 +5,7 @@
  * (DEREGISTER_ON_STOP) gets the rest of the budget, STOP_TIMEOUT_SECONDS in all.
  */
 import type { Lifecycle } from "../providers/provider.ts";
+import { sleep } from "../util/sleep.ts";
 
 /** The part of the stop budget the pass in flight may still use; the rest is for the way out. */
 const PASS_SHARE = 0.4;
@@ -39,17 +40,7 @@ export function createLifecycle(
   const lifecycle: Lifecycle = {
     stopping: () => stop.aborted,
     cancel: () => phase.signal,
-    sleep: (ms) =>
-      new Promise((resolve) => {
-        if (stop.aborted) return resolve();
-        const done = () => {
-          clearTimeout(wait);
-          stop.removeEventListener("abort", done);
-          resolve();
-        };
-        const wait = setTimeout(done, ms);
-        stop.addEventListener("abort", done, { once: true });
-      }),
+    sleep: (ms) => sleep(ms, stop),
   };
   return {
     lifecycle,

@@ -1,6 +1,7 @@
 import type { DnsRecord } from "../dns/record.ts";
 import type { Provider } from "../providers/provider.ts";
 import { classify, confirmDeletions, type Entry } from "../registry/classify.ts";
+import { collectGarbage, LARGE_READ } from "../util/garbage.ts";
 
 /** One managed domain as read and judged. */
 export interface DomainView {
@@ -44,13 +45,9 @@ export function createReader(options: ReaderOptions) {
   async function readOne(domain: string): Promise<DomainView> {
     const { records, now } = await provider.readDomain(domain);
     const serverNow = now ?? Math.floor(Date.now() / 1000);
-    return {
-      domain,
-      serverNow,
-      dated: now !== undefined,
-      records,
-      entries: classify({ domain, records, serverNow, thresholdSeconds }),
-    };
+    const entries = classify({ domain, records, serverNow, thresholdSeconds });
+    if (records.length >= LARGE_READ) collectGarbage();
+    return { domain, serverNow, dated: now !== undefined, records, entries };
   }
 
   return {

@@ -3,31 +3,43 @@ import type { DnsRecord } from "../dns/record.ts";
 /** The managed records by domain (lower-case), as read or as left by the last write. */
 export type RecordsByDomain = Map<string, DnsRecord[]>;
 
-/** A long-lived updater reads the domains again at least every this many passes. */
-export const FULL_READ_EVERY = 12;
+/**
+ * Every this many passes planned from the cache, a long-lived updater re-asserts its address
+ * records in the refresh request (UpdatePlanInput.verify): a record deleted or edited by hand is
+ * restored within this many passes, without reading the zone.
+ */
+export const VERIFY_EVERY = 12;
 
 /**
- * The updater's memory of the records between passes. A pass whose plan only refreshes
- * heartbeats plans from it and sends one request; a plan that changes anything reads afresh
- * first. After a change, or every FULL_READ_EVERY passes, the next pass reads again: a host
- * that raced this one may have changed what the cache believes.
+ * The updater's memory of the records between passes. A pass whose plan is only upkeep
+ * (heartbeat refreshes, verifications) plans from it and sends one request; a plan that changes
+ * anything reads afresh first. After a change, or a failed write (see `clear`), the next pass
+ * reads again: a host that raced this one may have changed what the cache believes. Between
+ * those, nothing is read: every VERIFY_EVERY-th pass proves the records are still there instead.
  */
-export function createRecordCache(fullReadEvery = FULL_READ_EVERY) {
+export function createRecordCache(verifyEvery = VERIFY_EVERY) {
   let records: RecordsByDomain | undefined;
   let passes = 0;
   return {
     /** The records to plan from, or undefined when a full read is due. */
     current(): RecordsByDomain | undefined {
-      return passes < fullReadEvery ? records : undefined;
+      return records;
+    },
+    /** True when the pass about to plan from the cache should verify (the 12th, 24th, …). */
+    verifyDue(): boolean {
+      return (passes + 1) % verifyEvery === 0;
     },
     /** A full read was made. */
     wasRead(): void {
       passes = 0;
     },
-    /** The records after a pass that wrote `changedSet` (false when it only refreshed). */
+    /**
+     * The records after a pass; `changedSet` (it wrote more than upkeep) makes the next pass
+     * read afresh.
+     */
     store(after: RecordsByDomain, changedSet: boolean): void {
-      records = after;
-      passes = changedSet ? fullReadEvery : passes + 1;
+      records = changedSet ? undefined : after;
+      passes += 1;
     },
     /** Forgets everything: a write failed, and what landed is not known for sure. */
     clear(): void {

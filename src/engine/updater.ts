@@ -8,7 +8,13 @@ import type { Detection } from "../detect/source-types.ts";
 import type { DnsRecord } from "../dns/record.ts";
 import { DynipError, RaceError } from "../errors.ts";
 import { log } from "../observe/log.ts";
-import { type Change, describeChange, isRefresh, removesAddress } from "../plan/changes.ts";
+import {
+  type Change,
+  describeChange,
+  isRefresh,
+  isUpkeep,
+  removesAddress,
+} from "../plan/changes.ts";
 import { buildDesired, type DomainDesire, emptyDomains, failedSources } from "../plan/desired.ts";
 import {
   type Conflict,
@@ -69,9 +75,14 @@ export function createUpdater(deps: UpdaterDeps) {
   const own = createOwnWrites(config.instanceId);
 
   /** The plan for `desired` against `records`, as this instance, now. */
-  function plan(desired: DomainDesire[], records: RecordsByDomain, deregister: boolean) {
+  function plan(
+    desired: DomainDesire[],
+    records: RecordsByDomain,
+    deregister: boolean,
+    verify = false,
+  ) {
     return planAgainst(
-      { config, provider, domains, now: deps.now(), own },
+      { config, provider, domains, now: deps.now(), own, verify },
       desired,
       records,
       deregister,
@@ -88,12 +99,16 @@ export function createUpdater(deps: UpdaterDeps) {
     return records === fresh.records ? first : plan(desired, records, deregister);
   }
 
-  /** From the cache when it is fresh enough and the plan only refreshes; else from a read. */
+  /**
+   * From the cache when there is one and the plan is only upkeep (refreshes, and every
+   * VERIFY_EVERY-th pass the verification of this host's address records); else from a read.
+   */
   async function planPass(desired: DomainDesire[]): Promise<Planned> {
     const cached = cache.current();
     if (cached) {
-      const planned = plan(desired, cached, false);
-      if (planned.changes.every(isRefresh)) return planned;
+      const verify = provider.capabilities.freeVerification === true || cache.verifyDue();
+      const planned = plan(desired, cached, false, verify);
+      if (planned.changes.every(isUpkeep)) return planned;
       log.debug("the plan changes records: re-reading the zone before writing");
     }
     return readAndPlan(desired, false);
@@ -102,7 +117,7 @@ export function createUpdater(deps: UpdaterDeps) {
   /** Each change as it lands: logged at once (a later failure cannot hide it) and remembered. */
   function landed(changes: Change[], written: DnsRecord[]): void {
     for (const change of changes) {
-      if (isRefresh(change)) log.debug(describeChange(change));
+      if (isUpkeep(change)) log.debug(describeChange(change));
       else log.info(describeChange(change));
     }
     own.landed(changes, written);
@@ -119,10 +134,11 @@ export function createUpdater(deps: UpdaterDeps) {
         own.sending(planned.changes);
         try {
           const applied = await provider.apply(planned.changes, landed);
-          cache.store(recordsAfter(planned, applied, domains), !planned.changes.every(isRefresh));
+          cache.store(recordsAfter(planned, applied, domains), !planned.changes.every(isUpkeep));
         } catch (error) {
           cache.clear();
-          if (error instanceof RaceError) own.refused(planned.changes);
+          // A refusal of a resent write may be of its own first copy: that content stays its own.
+          if (error instanceof RaceError && !error.mayHaveLanded) own.refused(planned.changes);
           // Warned about once: now, unless another attempt follows.
           if (!(error instanceof RaceError) || attempt === RACE_ATTEMPTS) warn(planned, config);
           throw error;
@@ -147,7 +163,7 @@ export function createUpdater(deps: UpdaterDeps) {
       const desired = desiredFrom(detection, config);
       const { changes, conflicts } = await write(() => planPass(desired));
       const refreshed = changes.filter(isRefresh).length;
-      const changed = changes.length - refreshed;
+      const changed = changes.filter((c) => !isUpkeep(c)).length;
       if (!deps.preview) {
         log.info(`pass done: ${changed} change(s), ${refreshed} heartbeat(s) refreshed`);
       }
@@ -195,6 +211,8 @@ interface PlanContext {
   /** Unix seconds on this host. */
   now: number;
   own: ReturnType<typeof createOwnWrites>;
+  /** Verify this host's address records (UpdatePlanInput.verify). */
+  verify: boolean;
 }
 
 /** Detects, and says what it found: printed in a preview, else logged at debug; failures warned. */
@@ -249,6 +267,7 @@ function planAgainst(
     style: context.provider.style,
     ...(config.comment ? { comment: config.comment } : {}),
     foreign: context.own.foreign(all),
+    ...(context.verify ? { verify: true } : {}),
   };
   return {
     changes: deregister ? planDeregister({ ...input, domains }) : planUpdate(input),

@@ -1,5 +1,10 @@
-import { formatWithOptions } from "node:util";
-import { type ConsolaReporter, createConsola, type LogObject } from "consola/core";
+import {
+  type ConsolaInstance,
+  type ConsolaReporter,
+  createConsola,
+  type LogObject,
+} from "consola/core";
+import { err, isTerminal } from "./output.ts";
 
 export type LogFormat = "pretty" | "json";
 export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug";
@@ -14,18 +19,29 @@ export function registerSecret(secret: string): void {
   if (secret.length > 0) secrets.add(secret);
 }
 
-/** `text` with every registered secret replaced by `[redacted]`. */
+/**
+ * `text` with every registered secret replaced by `[redacted]`, the longest first: a URL and
+ * its own prefix may both be registered, and the shorter one first would leave the rest of the
+ * longer in the line (`[redacted]?token=…`).
+ */
 export function redact(text: string): string {
   let out = text;
-  for (const secret of secrets) out = out.split(secret).join("[redacted]");
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (out.includes(secret)) out = out.split(secret).join("[redacted]");
+  }
   return out;
 }
 
+/** One line from a log call's arguments: strings as they are, errors by message, the rest inspected. */
 function render(args: unknown[]): string {
-  const parts = args.map((a) => (a instanceof Error ? a.message : a));
-  return redact(
-    formatWithOptions({ colors: false, depth: 6, breakLength: Number.POSITIVE_INFINITY }, ...parts),
+  const parts = args.map((a) =>
+    typeof a === "string"
+      ? a
+      : a instanceof Error
+        ? a.message
+        : Bun.inspect(a, { colors: false, depth: 6, compact: true }).replaceAll("\n", " "),
   );
+  return redact(parts.join(" "));
 }
 
 const jsonReporter: ConsolaReporter = {
@@ -36,7 +52,7 @@ const jsonReporter: ConsolaReporter = {
       msg: render(entry.args),
     };
     if (entry.tag) line.tag = entry.tag;
-    process.stderr.write(`${JSON.stringify(line)}\n`);
+    err(`${JSON.stringify(line)}\n`);
   },
 };
 
@@ -70,7 +86,7 @@ const COLOURS: Partial<Record<string, number>> = {
  */
 function colourful(): boolean {
   const { NO_COLOR, TERM } = process.env;
-  return process.stderr.isTTY === true && !NO_COLOR && TERM !== "dumb";
+  return !NO_COLOR && TERM !== "dumb" && isTerminal(2);
 }
 
 /** `2026-11-30 06:55:12` in the local time zone (TZ), as a person reading a terminal expects. */
@@ -85,15 +101,52 @@ const prettyReporter: ConsolaReporter = {
     const label = LABELS[entry.type] ?? entry.type.toUpperCase();
     const colour = colourful() ? COLOURS[entry.type] : undefined;
     const shown = colour === undefined ? label : `\x1b[${colour}m${label}\x1b[0m`;
-    process.stderr.write(`${localTime(entry.date)} ${shown} ${render(entry.args)}\n`);
+    err(`${localTime(entry.date)} ${shown} ${render(entry.args)}\n`);
   },
 };
 
-/** The one logger. Everything goes to stderr so stdout stays free for documents (`--json`). */
-export const log = createConsola({ level: LEVELS.info, reporters: [prettyReporter] });
+/** What configureLogger set, for the logger made on first use. */
+let settings = { level: LEVELS.info, reporter: prettyReporter };
+let instance: ConsolaInstance | undefined;
+
+/**
+ * The consola instance, made on the first line logged: a short command that logs nothing
+ * (`--help`, a preview) does not pay for building it (docs/architecture.md, "Start-up").
+ */
+function consola(): ConsolaInstance {
+  instance ??= createConsola({ level: settings.level, reporters: [settings.reporter] });
+  return instance;
+}
+
+/**
+ * The one logger. Everything goes to stderr so stdout stays free for documents (`--json`).
+ * Levels as consola's (`level`: -999 silent … 4 debug); `setReporters` replaces the output.
+ */
+export const log = {
+  error: (...args: unknown[]) => consola().error(...(args as [unknown])),
+  warn: (...args: unknown[]) => consola().warn(...(args as [unknown])),
+  info: (...args: unknown[]) => consola().info(...(args as [unknown])),
+  debug: (...args: unknown[]) => consola().debug(...(args as [unknown])),
+  get level(): number {
+    return instance?.level ?? settings.level;
+  },
+  set level(level: number) {
+    settings = { ...settings, level };
+    if (instance) instance.level = level;
+  },
+  setReporters(reporters: ConsolaReporter[]): void {
+    consola().setReporters(reporters);
+  },
+};
 
 /** Sets the level and the format (`pretty` or one JSON object per line) of every later line. */
 export function configureLogger(options: { level: LogLevelName; format: LogFormat }): void {
-  log.level = LEVELS[options.level];
-  log.setReporters([options.format === "json" ? jsonReporter : prettyReporter]);
+  settings = {
+    level: LEVELS[options.level],
+    reporter: options.format === "json" ? jsonReporter : prettyReporter,
+  };
+  if (instance) {
+    instance.level = settings.level;
+    instance.setReporters([settings.reporter]);
+  }
 }

@@ -1,29 +1,36 @@
 /**
- * Standard output, for documents (help, plans, status). A reader that went away
- * (`dynip status | head -1`) is not an error: dynip stops writing and exits 0, without the
- * stack trace a broken pipe would print.
+ * Standard output and error, written with Bun's own console writers: Node's `process.stdout`
+ * and `process.stderr` streams cost a compiled binary milliseconds to build on first use, more
+ * than the rest of a short command (docs/architecture.md, "Start-up"). A reader that went away
+ * (`dynip status | head -1`) is not an error: what it no longer reads is dropped quietly, and
+ * dynip goes on to its exit code without the stack trace a broken pipe would print.
  */
+import { nodeFs } from "../lazy-node.ts";
 
-function gone(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === "EPIPE";
-}
-
-/** Writes `text` to stdout as it is; exits 0 at once when the reader has gone. */
+/** Writes `text` to stdout; a missing final line feed is added (documents end in one). */
 export function out(text: string): void {
-  try {
-    process.stdout.write(text);
-  } catch (error) {
-    if (gone(error)) process.exit(0);
-    throw error;
-  }
+  console.log(text.endsWith("\n") ? text.slice(0, -1) : text);
 }
 
 /** `text` and a line feed. */
 export function outLine(text: string): void {
-  out(`${text}\n`);
+  console.log(text);
 }
 
-// A write the pipe refuses later (asynchronously) arrives as an error event instead.
-process.stdout.on?.("error", (error: unknown) => {
-  if (gone(error)) process.exit(0);
-});
+/** Writes `text` to stderr, as `out` does to stdout. */
+export function err(text: string): void {
+  console.error(text.endsWith("\n") ? text.slice(0, -1) : text);
+}
+
+/**
+ * Whether `fd` (1 stdout, 2 stderr) is a terminal, as far as colours are concerned: a
+ * character device. (/dev/null is one too, where colours harm nobody; `node:tty` and the
+ * streams' `isTTY` cost start-up time.)
+ */
+export function isTerminal(fd: number): boolean {
+  try {
+    return nodeFs().fstatSync(fd).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}

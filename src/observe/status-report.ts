@@ -76,7 +76,7 @@ export function buildReport(
         address: e.ip,
         type: e.type,
         owner: e.owner ?? null,
-        owners: e.owners,
+        owners: [...e.owners],
         ageSeconds: e.ageSeconds ?? null,
         state: e.state,
         mine: e.owners.includes(instanceId),
@@ -114,8 +114,14 @@ export function formatAge(seconds: number | null): string {
   return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
 }
 
+/** Columns padded to their widest cell. Loops, not Math.max(...): a zone has 100,000 rows. */
 function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
   return rows.map((r) =>
     r
       .map((cell, i) => cell.padEnd(widths[i] ?? 0))
@@ -172,7 +178,8 @@ export function renderReport(report: StatusReport, clock: ProviderClock | undefi
         note,
       ]);
     }
-    lines.push(...table(rows).map((l) => ` ${l}`), "");
+    for (const line of table(rows)) lines.push(` ${line}`);
+    lines.push("");
   }
   lines.push(`this host (${report.instanceId}, * above):`);
   for (const line of summarize(report.detected)) lines.push(`  ${line}`);

@@ -60,10 +60,13 @@ export function entryRemovesAddress(entry: Entry): boolean {
  * undefined when there is none.
  */
 export function freshestHeartbeatAge(entries: readonly Entry[]): number | undefined {
-  const ages = entries.flatMap((e) =>
-    e.owners.length > 0 && e.ageSeconds !== undefined ? [e.ageSeconds] : [],
-  );
-  return ages.length > 0 ? Math.min(...ages) : undefined;
+  // A loop, not Math.min(...ages): a zone's entries can outnumber a call's arguments.
+  let freshest: number | undefined;
+  for (const e of entries) {
+    if (e.owners.length === 0 || e.ageSeconds === undefined) continue;
+    if (freshest === undefined || e.ageSeconds < freshest) freshest = e.ageSeconds;
+  }
+  return freshest;
 }
 
 /**
@@ -132,5 +135,6 @@ export function applyBrake(input: BrakeInput): BrakeDecision {
   const staleLongEnough = (e: Entry) =>
     e.owners.length > 0 && e.ageSeconds !== undefined && e.ageSeconds - threshold > hold;
   const held = removing.filter((e) => holdAll || !staleLongEnough(e));
-  return { release: input.deletable.filter((e) => !held.includes(e)), held, reason, silent };
+  const holding = new Set(held);
+  return { release: input.deletable.filter((e) => !holding.has(e)), held, reason, silent };
 }

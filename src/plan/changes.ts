@@ -15,8 +15,12 @@ export interface Prerequisite {
 /** One change to a domain's records; `reason` is what logs and `--dry-run` show. */
 export type Change =
   | { kind: "create"; record: RecordData; reason: string }
-  /** `before` as read, turned into `record` (same name and type; content, TTL, settings may differ). */
-  | { kind: "replace"; before: DnsRecord; record: RecordData; reason: string }
+  /**
+   * `before` as read, turned into `record` (same name and type; content, TTL, settings may
+   * differ). With `verify`, `record` is what `before` already is: the write only proves the
+   * record still exists (a provider answers a race when it does not) and restores a hand edit.
+   */
+  | { kind: "replace"; before: DnsRecord; record: RecordData; reason: string; verify?: true }
   /** `record` as read; with `onlyIf`, only while those RRsets are as the decision saw them. */
   | { kind: "delete"; record: DnsRecord; reason: string; onlyIf?: Prerequisite[] };
 
@@ -43,6 +47,14 @@ export function describeChange(change: Change): string {
 /** A refresh rewrites a heartbeat in place: the set of records stays as it was. */
 export function isRefresh(change: Change): boolean {
   return change.kind === "replace" && change.record.type === "TXT";
+}
+
+/**
+ * Upkeep changes nothing a reader of the zone would call a change: a heartbeat refresh, or a
+ * verification that re-asserts an address record as it was read.
+ */
+export function isUpkeep(change: Change): boolean {
+  return isRefresh(change) || (change.kind === "replace" && change.verify === true);
 }
 
 /** A change that takes an address out of DNS. */

@@ -23,6 +23,13 @@ export interface UpdatePlanInput {
    * long-lived updater knows (it remembers what it wrote): hosts sharing one INSTANCE_ID.
    */
   foreign?: ReadonlySet<string>;
+  /**
+   * Re-assert the address records this instance keeps (it is their writer, see writerAt) with
+   * a `verify` replacement each: a long-lived updater planning from its cache learns this way,
+   * in the same request as its refreshes, that a record was deleted (the provider answers a
+   * race) or edited by hand (the write restores it), without reading the zone.
+   */
+  verify?: boolean;
 }
 
 /**
@@ -202,6 +209,15 @@ function publish(ip: string, domain: string, zone: DomainRecords, input: Setting
   if (writerAt(ip, zone, input.instanceId) !== input.instanceId) return ops;
   for (const before of existing) {
     const change = style.difference(before, ip);
+    if (!change && input.verify) {
+      const record: RecordData = {
+        name: before.name,
+        type: recordTypeOf(ip),
+        content: ip,
+        ...style.settings(ip),
+      };
+      ops.push({ kind: "replace", before, record, reason: `confirm ${ip} is there`, verify: true });
+    }
     if (!change) continue;
     const record: RecordData = {
       name: before.name,

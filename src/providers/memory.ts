@@ -17,6 +17,11 @@ export interface MemoryOptions {
   /** Whether `onlyIf` prerequisites are kept (default true, as RFC 2136 keeps them). */
   conditional?: boolean;
   /**
+   * ProviderCapabilities.freeVerification (default false). When true, a verification of a
+   * record that is gone writes it again, as an RFC 2136 add does, instead of failing as a race.
+   */
+  freeVerification?: boolean;
+  /**
    * Called with the changes of each `apply` before they are checked: a test's other writer
    * changes the records here, between a read and a write.
    */
@@ -53,6 +58,7 @@ export interface MemoryState {
 export function createMemoryProvider(options: MemoryOptions = {}): Provider & MemoryState {
   const clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
   const conditional = options.conditional ?? true;
+  const free = options.freeVerification ?? false;
   const store = new Map<string, DnsRecord>();
   const requests = { reads: 0, heartbeatReads: 0, applies: 0 };
   let next = 0;
@@ -86,6 +92,7 @@ export function createMemoryProvider(options: MemoryOptions = {}): Provider & Me
       return `no record ${change.record.ref} to delete (${change.record.name})`;
     }
     if (change.kind === "replace" && !store.has(change.before.ref)) {
+      if (free && change.verify === true) return undefined; // written again (land)
       return `no record ${change.before.ref} to replace (${change.before.name})`;
     }
     if (change.kind === "create") {
@@ -109,7 +116,8 @@ export function createMemoryProvider(options: MemoryOptions = {}): Provider & Me
     const now = clock();
     const times = now === undefined ? {} : { modifiedAt: now };
     if (change.kind === "replace") {
-      const before = store.get(change.before.ref) as DnsRecord;
+      const before = store.get(change.before.ref);
+      if (before === undefined) return [put(change.record)];
       const after: DnsRecord = { ...before, ...change.record, ...times };
       store.set(after.ref, after);
       return [after];
@@ -126,6 +134,7 @@ export function createMemoryProvider(options: MemoryOptions = {}): Provider & Me
         absent: "the memory provider had no clock",
       },
       conditional,
+      freeVerification: free,
     },
     style: options.style ?? ttlStyle(300),
 

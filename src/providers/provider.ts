@@ -72,6 +72,15 @@ export interface ProviderCapabilities {
    * refreshed in between.
    */
   conditional: boolean;
+  /**
+   * True when a write that re-asserts records as they are costs nothing and changes nothing
+   * (RFC 2136: adding an RR already present is ignored, §3.4.2.2, and it travels in the pass's
+   * one UPDATE): a long-lived updater then verifies its address records on every pass, so one
+   * deleted by hand or by a cleanup that took this host for dead is back at the next pass.
+   * False or absent (Cloudflare: each verification rewrites the record): every VERIFY_EVERY-th
+   * pass (src/engine/record-cache.ts).
+   */
+  freeVerification?: boolean;
 }
 
 /** One request to the back end and how it went, for metrics and the cleanup brake. */

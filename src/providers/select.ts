@@ -9,13 +9,10 @@ import {
   requireCredentials,
 } from "../config/load.ts";
 import { type AddressStyle, ttlStyle } from "../dns/record.ts";
-import { createCloudflareClient } from "./cloudflare/client.ts";
-import { createCloudflareProvider, requestInfo } from "./cloudflare/cloudflare.ts";
 import { cloudflareStyle } from "./cloudflare/records.ts";
 import { createDryRun } from "./dry-run.ts";
 import { createMemoryProvider } from "./memory.ts";
 import type { Lifecycle, Provider, RequestInfo } from "./provider.ts";
-import { createRfc2136Provider } from "./rfc2136/rfc2136.ts";
 
 export interface ProviderSetup {
   /** Hears every request, retries included: metrics, the cleanup brake's trouble watch. */
@@ -25,16 +22,23 @@ export interface ProviderSetup {
 }
 
 /**
- * The configured back end. Throws a ConfigError (exit 2, before any request) naming the
- * settings it still needs (CF_API_TOKEN; RFC2136_SERVER, RFC2136_ZONE, RFC2136_TSIG_KEY,
- * RFC2136_TSIG_SECRET).
+ * The configured back end, its code loaded only now (a back end's libraries cost start-up
+ * time the other's users should not pay). Rejects with a ConfigError (exit 2, before any
+ * request) naming the settings it still needs (CF_API_TOKEN; RFC2136_SERVER, RFC2136_ZONE,
+ * RFC2136_TSIG_KEY, RFC2136_TSIG_SECRET).
  */
-export function providerFor(config: Config, setup: ProviderSetup = {}): Provider {
+export async function providerFor(config: Config, setup: ProviderSetup = {}): Promise<Provider> {
   requireCredentials(config);
   return config.provider === "rfc2136" ? rfc2136For(config, setup) : cloudflareFor(config, setup);
 }
 
-function cloudflareFor(config: Config, { onRequest, lifecycle }: ProviderSetup): Provider {
+async function cloudflareFor(
+  config: Config,
+  { onRequest, lifecycle }: ProviderSetup,
+): Promise<Provider> {
+  const [{ createCloudflareClient }, { createCloudflareProvider, requestInfo }] = await Promise.all(
+    [import("./cloudflare/client.ts"), import("./cloudflare/cloudflare.ts")],
+  );
   const client = createCloudflareClient({
     apiUrl: config.apiUrl,
     ...(config.token ? { token: config.token } : {}),
@@ -53,7 +57,11 @@ function cloudflareFor(config: Config, { onRequest, lifecycle }: ProviderSetup):
   });
 }
 
-function rfc2136For(config: Config, { onRequest, lifecycle }: ProviderSetup): Provider {
+async function rfc2136For(
+  config: Config,
+  { onRequest, lifecycle }: ProviderSetup,
+): Promise<Provider> {
+  const { createRfc2136Provider } = await import("./rfc2136/rfc2136.ts");
   const { server, zone, keyName, secret, algorithm, timeoutSeconds } = config.rfc2136;
   // requireCredentials has seen every one of them set.
   if (!server || !zone || !keyName || !secret) throw new Error("RFC 2136 settings incomplete");
@@ -83,9 +91,12 @@ export function hasCredentials(config: Config): boolean {
  * credentials, from an empty zone in memory; prints what it would write to `print`, and
  * writes nothing. Throws what providerFor throws.
  */
-export function previewProvider(config: Config, print: (line: string) => void): Provider {
+export async function previewProvider(
+  config: Config,
+  print: (line: string) => void,
+): Promise<Provider> {
   const inner = hasCredentials(config)
-    ? providerFor(config)
+    ? await providerFor(config)
     : createMemoryProvider({ style: styleFor(config) });
   return createDryRun(inner, print);
 }

@@ -1,5 +1,4 @@
-import ipaddr from "ipaddr.js";
-import { recordTypeOf } from "../detect/cidr.ts";
+import { recordTypeOf, sortAddresses } from "../detect/cidr.ts";
 import type { DnsRecord } from "../dns/record.ts";
 import { append } from "../util/multimap.ts";
 import {
@@ -29,7 +28,7 @@ export interface Entry {
   /** Instance id in the freshest parsable heartbeat. */
   owner?: string;
   /** Every instance with a parsable heartbeat here (hosts sharing the address), freshest first. */
-  owners: string[];
+  owners: readonly string[];
   /**
    * Heartbeat age in seconds on the provider's clock; for `missing`, the age of the address
    * record.
@@ -46,7 +45,7 @@ export interface Entry {
    * up. A TXT at the heartbeat name that does not parse as a heartbeat is never in it: dynip
    * always writes parsable content, so such a record is someone else's.
    */
-  toDelete: DnsRecord[];
+  toDelete: readonly DnsRecord[];
   /** |content timestamp - modifiedAt| of the deciding heartbeat in seconds, when above 60. */
   skewSeconds?: number;
   reason: string;
@@ -90,10 +89,14 @@ export function indexDomain(domain: string, records: readonly DnsRecord[]): Doma
   const lower = domain.toLowerCase();
   const index: DomainIndex = { addresses: new Map(), heartbeats: new Map() };
   for (const record of records) {
-    const ip = addressOf(record, lower);
-    if (ip) append(index.addresses, ip, record);
-    const named = record.type === "TXT" ? parseHeartbeatName(record.name, lower) : undefined;
-    if (named) append(index.heartbeats, named, record);
+    // Cheap tests first: cleanup indexes every record of a zone of 100,000.
+    if (record.type === "TXT") {
+      const named = parseHeartbeatName(record.name, lower);
+      if (named) append(index.heartbeats, named, record);
+    } else {
+      const ip = addressOf(record, lower);
+      if (ip) append(index.addresses, ip, record);
+    }
   }
   return index;
 }
@@ -102,15 +105,16 @@ export function indexDomain(domain: string, records: readonly DnsRecord[]): Doma
 export function classify(input: ClassifyInput): Entry[] {
   const domain = input.domain.toLowerCase();
   const { addresses, heartbeats } = indexDomain(domain, input.records);
-  const ips = [...new Set([...addresses.keys(), ...heartbeats.keys()])].sort(byAddress);
+  const ips = sortAddresses([...addresses.keys(), ...heartbeats.keys()]);
+  const none: DnsRecord[] = [];
   return ips.map((ip) =>
     judge(
       {
         domain,
         ip,
         type: recordTypeOf(ip),
-        addresses: addresses.get(ip) ?? [],
-        heartbeats: heartbeats.get(ip) ?? [],
+        addresses: addresses.get(ip) ?? none,
+        heartbeats: heartbeats.get(ip) ?? none,
       },
       input,
     ),
@@ -143,18 +147,16 @@ function key(entry: Entry): string {
 
 /** The canonical address of an A/AAAA at exactly `domain`; a type/content mismatch is not ours. */
 function addressOf(record: DnsRecord, domain: string): string | undefined {
-  if (record.name.toLowerCase() !== domain) return undefined;
   if (record.type !== "A" && record.type !== "AAAA") return undefined;
+  if (record.name !== domain && record.name.toLowerCase() !== domain) return undefined;
   const ip = canonicalIp(record.content);
   return ip && recordTypeOf(ip) === record.type ? ip : undefined;
 }
 
-function byAddress(a: string, b: string): number {
-  const [x, y] = [ipaddr.parse(a).toByteArray(), ipaddr.parse(b).toByteArray()];
-  if (x.length !== y.length) return x.length - y.length;
-  const differ = x.findIndex((byte, i) => byte !== y[i]);
-  return differ === -1 ? 0 : (x[differ] ?? 0) - (y[differ] ?? 0);
-}
+/** Shared empty lists: most of a large zone's entries delete nothing (Entry lists are readonly). */
+const NO_RECORDS: readonly DnsRecord[] = Object.freeze([]);
+const NO_BEATS: readonly Beat[] = Object.freeze([]);
+const NO_OWNERS: readonly string[] = Object.freeze([]);
 
 function judge(found: Found, input: ClassifyInput): Entry {
   const beats = parsable(found.heartbeats, input.serverNow);
@@ -165,63 +167,79 @@ function judge(found: Found, input: ClassifyInput): Entry {
   // parsable content, so this TXT is someone else's or damaged. Reported, never deleted.
   return {
     ...found,
-    owners: [],
+    owners: NO_OWNERS,
     ageSeconds: youngest(found.heartbeats.map((r) => heartbeatAge(r, input.serverNow))),
     state: "orphan",
     delete: false,
-    toDelete: [],
+    toDelete: NO_RECORDS,
     reason: "unparsable heartbeat without address: not recognisably dynip's, never deleted",
   };
 }
 
 /** The parsable heartbeats, freshest first; ages below 0 (clock differences) count as 0. */
 function parsable(records: DnsRecord[], serverNow: number): Beat[] {
-  return records
-    .flatMap((record) => {
-      const heartbeat = parseHeartbeat(record.content);
-      // Parsable content always yields an age (its timestamp is the fallback).
-      const raw = heartbeat && heartbeatAge(record, serverNow);
-      return heartbeat === undefined || raw === undefined
-        ? []
-        : [{ record, heartbeat, age: Math.max(0, raw) }];
-    })
-    .sort((a, b) => a.age - b.age);
+  const beats: Beat[] = [];
+  for (const record of records) {
+    const heartbeat = parseHeartbeat(record.content);
+    if (heartbeat === undefined) continue;
+    // As heartbeatAge: the provider's modification time, else the content's timestamp.
+    const age = Math.max(0, serverNow - (record.modifiedAt ?? heartbeat.timestamp));
+    beats.push({ record, heartbeat, age });
+  }
+  if (beats.length > 1) beats.sort((a, b) => a.age - b.age);
+  return beats;
 }
 
 /**
  * The freshest heartbeat decides the address. When it is fresh, heartbeats beside it that
  * are older than the threshold belong to hosts that shared the address and died: they go alone.
+ * Written for the common case of one heartbeat, which allocates little: cleanup judges every
+ * address of a large zone.
  */
 function judgeHeartbeat(found: Found, beats: Beat[], latest: Beat, threshold: number): Entry {
   const old = latest.age > threshold;
   const orphan = found.addresses.length === 0;
-  const expired = old ? [] : beats.filter((b) => b.age > threshold);
+  const expired = old || beats.length === 1 ? NO_BEATS : beats.filter((b) => b.age > threshold);
   const unparsable = found.heartbeats.length - beats.length;
-  const notes = [
-    ...(expired.length > 0
-      ? [`${expired.length} expired heartbeat(s) of ${describeBeats(expired)} beside it`]
-      : []),
-    ...(unparsable > 0 ? [`${unparsable} unparsable heartbeat(s) at this name`] : []),
-  ];
   const subject = orphan ? "heartbeat without address" : "heartbeat";
-  const readable = new Set(beats.map((b) => b.record));
+  let reason = `${subject} ${latest.age} s old (threshold ${threshold} s)`;
+  if (expired.length > 0) {
+    reason += `; ${expired.length} expired heartbeat(s) of ${describeBeats(expired)} beside it`;
+  }
+  if (unparsable > 0) reason += `; ${unparsable} unparsable heartbeat(s) at this name`;
+  // Past the threshold: the addresses and the parsable heartbeats, in the order read.
+  const readable =
+    unparsable === 0
+      ? found.heartbeats
+      : found.heartbeats.filter((r) => beats.some((b) => b.record === r));
   const toDelete = old
-    ? [...found.addresses, ...found.heartbeats.filter((r) => readable.has(r))]
-    : expired.map((b) => b.record);
+    ? [...found.addresses, ...readable]
+    : expired.length > 0
+      ? expired.map((b) => b.record)
+      : NO_RECORDS;
+  const owners: string[] = [];
+  for (const beat of beats) {
+    if (!owners.includes(beat.heartbeat.instanceId)) owners.push(beat.heartbeat.instanceId);
+  }
+  const skewSeconds = skew(latest);
   return {
-    ...found,
+    domain: found.domain,
+    ip: found.ip,
+    type: found.type,
+    addresses: found.addresses,
+    heartbeats: found.heartbeats,
     owner: latest.heartbeat.instanceId,
-    owners: [...new Set(beats.map((b) => b.heartbeat.instanceId))],
+    owners,
     ageSeconds: latest.age,
     state: orphan ? "orphan" : old ? "stale" : "fresh",
     delete: toDelete.length > 0,
     toDelete,
-    skewSeconds: skew(latest),
-    reason: [`${subject} ${latest.age} s old (threshold ${threshold} s)`, ...notes].join("; "),
+    ...(skewSeconds === undefined ? {} : { skewSeconds }),
+    reason,
   };
 }
 
-function describeBeats(beats: Beat[]): string {
+function describeBeats(beats: readonly Beat[]): string {
   return beats.map((b) => `${b.heartbeat.instanceId} (${b.age} s)`).join(", ");
 }
 
@@ -249,8 +267,16 @@ function judgeMissing(found: Found, input: ClassifyInput): Entry {
     age === undefined
       ? `${what}, address creation time unreadable: kept`
       : `${what}, address ${age} s old (${old ? "threshold" : "grace period"} ${threshold} s)`;
-  const toDelete = old ? [...found.addresses] : [];
-  return { ...found, owners: [], ageSeconds: age, state: "missing", delete: old, toDelete, reason };
+  const toDelete = old ? [...found.addresses] : NO_RECORDS;
+  return {
+    ...found,
+    owners: NO_OWNERS,
+    ageSeconds: age,
+    state: "missing",
+    delete: old,
+    toDelete,
+    reason,
+  };
 }
 
 /** The smallest known age, floored at 0; undefined when none is known. */

@@ -3,7 +3,7 @@
  * says, which names are dynip's, and how old a heartbeat is.
  */
 import ipaddr from "ipaddr.js";
-import { format, parseAddress } from "../detect/cidr.ts";
+import { format, isDottedQuad, parseAddress } from "../detect/cidr.ts";
 import type { DnsRecord } from "../dns/record.ts";
 
 /** The first label of every heartbeat name starts with this. */
@@ -25,9 +25,6 @@ export const HEARTBEAT_NAME_OVERHEAD = {
  */
 const INSTANCE_ID = /^[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]{1,100}$/;
 
-/** The form dynip writes: seconds without leading zeros, then the instance id. */
-const CONTENT = /^(0|[1-9]\d{0,11}),([^,"]+)$/;
-
 /** 9999-12-31T23:59:59Z: later timestamps are garbage, not clock skew. */
 const MAX_TIMESTAMP = 253_402_300_799;
 
@@ -47,6 +44,7 @@ export function isValidInstanceId(id: string): boolean {
  * because they cannot be published as A/AAAA content.
  */
 export function canonicalIp(text: string): string | undefined {
+  if (isDottedQuad(text)) return text;
   const address = parseAddress(text);
   if (!address || (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress())) {
     return undefined;
@@ -71,16 +69,24 @@ export function heartbeatName(ip: string, domain: string): string {
  * `_heartbeat-x`, a heartbeat of a sub-domain) are never mistaken for ours.
  */
 export function parseHeartbeatName(name: string, domain: string): string | undefined {
+  // Built to allocate little: cleanup runs this over every TXT record of a large zone.
+  const suffix = domain.toLowerCase();
+  const dot = name.length - suffix.length - 1;
+  if (dot <= PREFIX.length) return undefined;
   const lower = name.toLowerCase();
-  const suffix = `.${domain.toLowerCase()}`;
-  if (!lower.startsWith(PREFIX) || !lower.endsWith(suffix)) return undefined;
-  const label = lower.slice(PREFIX.length, lower.length - suffix.length);
-  for (const candidate of [label.replaceAll("-", "."), label.replaceAll("-", ":")]) {
-    const canonical = canonicalIp(candidate);
-    if (canonical !== undefined && encodeLabel(canonical) === label) return canonical;
+  if (!lower.startsWith(PREFIX) || lower.charCodeAt(dot) !== DOT || !lower.endsWith(suffix)) {
+    return undefined;
   }
-  return undefined;
+  const label = lower.slice(PREFIX.length, dot);
+  if (label.includes(".")) return undefined;
+  // A dotted quad is its own canonical form, and its dashes give back exactly this label.
+  const v4 = label.replaceAll("-", ".");
+  if (isDottedQuad(v4)) return v4;
+  const v6 = canonicalIp(label.replaceAll("-", ":"));
+  return v6 !== undefined && encodeLabel(v6) === label ? v6 : undefined;
 }
+
+const DOT = ".".charCodeAt(0);
 
 /** TXT content as written: one quoted string, the presentation form of a TXT record's data. */
 export function formatHeartbeat(timestamp: number, instanceId: string): string {
@@ -92,19 +98,37 @@ export function formatHeartbeat(timestamp: number, instanceId: string): string {
 }
 
 /**
- * Reads heartbeat content, quoted or not. Anything else is undefined (unparsable, which
- * counts as missing), including TXT split into several strings: a real heartbeat is short.
+ * Reads heartbeat content, quoted or not: `^(0|[1-9]\d{0,11}),(<instance id>)$`, seconds
+ * without leading zeros, a comma, an instance id (docs/records.md). Anything else is undefined
+ * (unparsable, which counts as missing), including TXT split into several strings.
  */
 export function parseHeartbeat(content: string): Heartbeat | undefined {
-  const trimmed = content.trim();
-  const quoted = trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"');
-  const inner = quoted ? trimmed.slice(1, -1) : trimmed;
-  const match = CONTENT.exec(inner);
-  if (!match?.[1] || !match[2] || !isValidInstanceId(match[2])) return undefined;
-  const timestamp = Number(match[1]);
+  // By hand rather than by regular expression: cleanup parses every heartbeat of a large zone,
+  // and this allocates only the instance id.
+  const text = content.trim();
+  const quoted = text.length >= 2 && text.charCodeAt(0) === QUOTE && text.at(-1) === '"';
+  const start = quoted ? 1 : 0;
+  const end = quoted ? text.length - 1 : text.length;
+  let timestamp = 0;
+  let at = start;
+  for (; at < end && at - start <= MAX_DIGITS; at++) {
+    const digit = text.charCodeAt(at) - ZERO;
+    if (digit < 0 || digit > 9) break;
+    if (digit === 0 && at === start && text.charCodeAt(at + 1) !== COMMA) return undefined;
+    timestamp = timestamp * 10 + digit;
+  }
+  if (at === start || at - start > MAX_DIGITS || text.charCodeAt(at) !== COMMA) return undefined;
   if (timestamp > MAX_TIMESTAMP) return undefined;
-  return { timestamp, instanceId: match[2] };
+  const instanceId = text.slice(at + 1, end);
+  // An id never holds a quote or a comma (INSTANCE_ID), so `"1,a"b"` and `1,a,b` are refused.
+  return isValidInstanceId(instanceId) ? { timestamp, instanceId } : undefined;
 }
+
+const QUOTE = '"'.charCodeAt(0);
+const COMMA = ",".charCodeAt(0);
+const ZERO = "0".charCodeAt(0);
+/** Seconds are written with at most 12 digits (MAX_TIMESTAMP has 12). */
+const MAX_DIGITS = 12;
 
 /**
  * The owner of a record: the instance id in a TXT record's parsable heartbeat content;

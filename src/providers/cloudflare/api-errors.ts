@@ -8,9 +8,14 @@ export interface CloudflareErrorDetail {
   error_chain?: CloudflareErrorDetail[];
 }
 
-/** Cloudflare answered with an error envelope (success: false) or an error status. */
+/**
+ * Cloudflare answered with an error envelope (success: false) or an error status.
+ * `afterUnanswered`: an earlier attempt of the same request got no answer or a server error
+ * and was retried, so that attempt may have been applied (set by the transport).
+ */
 export class CloudflareApiError extends DynipError {
   override name = "CloudflareApiError";
+  afterUnanswered = false;
   constructor(
     readonly status: number,
     readonly errors: CloudflareErrorDetail[],
@@ -95,7 +100,7 @@ export function isAuthFailure(error: unknown): boolean {
 const RACE_CODES = [81058, 81057, 81044] as const;
 
 /** An answer that means the records changed under the plan: read again and plan again. */
-export function isRace(error: unknown): boolean {
+export function isRace(error: unknown): error is CloudflareApiError {
   return error instanceof CloudflareApiError && RACE_CODES.some((code) => error.hasCode(code));
 }
 

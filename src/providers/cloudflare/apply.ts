@@ -123,7 +123,8 @@ export function createApplier(client: CloudflareClient): Applier {
         // The batch runs deletes, patches, then creates: single calls and reports follow suit.
         return await attempt(zoneId, inApplyOrder(changes), onApplied);
       } catch (error) {
-        throw isRace(error) ? new RaceError(error as Error) : error;
+        if (!isRace(error)) throw error;
+        throw new RaceError(error, { mayHaveLanded: error.afterUnanswered });
       }
     },
   };

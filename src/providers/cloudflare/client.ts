@@ -4,6 +4,7 @@
  */
 
 import { DynipError } from "../../errors.ts";
+import { collectGarbage } from "../../util/garbage.ts";
 import type { Lifecycle } from "../provider.ts";
 import { CloudflareResponseError, ListingChangedError } from "./api-errors.ts";
 import type {
@@ -58,9 +59,9 @@ export interface ClientOptions {
 }
 
 /** A listing as read: the records and the clock they were read by. */
-export interface RecordList {
-  /** Each record once (by id), in the order the API listed them. */
-  records: CloudflareRecord[];
+export interface RecordList<T = CloudflareRecord> {
+  /** Each record once (by id), in the order the API listed them; as `select` made them. */
+  records: T[];
   /**
    * The earliest `Date` among the answers (Cloudflare's clock when the read began, so ages
    * measured against it are never too long); undefined when any answer lacked a usable Date.
@@ -81,6 +82,11 @@ export interface PageList extends RecordList {
   complete: boolean;
 }
 
+export interface ListOptions<T> {
+  tolerateMoves?: boolean;
+  select?: (record: CloudflareRecord) => T | undefined;
+}
+
 export interface CloudflareClient {
   /** Records per list page (`per_page`): what one `listPage` answer can hold. */
   readonly pageSize: number;
@@ -91,12 +97,14 @@ export interface CloudflareClient {
    * A change that keeps the count and shifts nothing in view can still go unnoticed; decisions
    * that delete must rest on `listPage` answers that are `complete`. With `tolerateMoves` it
    * reads on instead and says so in `moved` (records may be missing or out of date).
+   * `select` turns each record into what the caller keeps, or undefined to drop it, page by
+   * page, so a zone of 100,000 records is never held twice (default: the record as listed).
    */
-  listRecords(
+  listRecords<T = CloudflareRecord>(
     zoneId: string,
     filter: ListFilter,
-    options?: { tolerateMoves?: boolean },
-  ): Promise<RecordList>;
+    options?: ListOptions<T>,
+  ): Promise<RecordList<T>>;
   /** One request: the first `perPage` records matching the filter, and whether that is all. */
   listPage(zoneId: string, filter: ListFilter): Promise<PageList>;
   createRecord(zoneId: string, record: RecordInput): Promise<CloudflareRecord>;
@@ -165,13 +173,14 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
 
   return {
     pageSize: perPage,
-    listRecords: (zoneId, filter, options = {}) =>
+    listRecords: <T>(zoneId: string, filter: ListFilter, options: ListOptions<T> = {}) =>
       listAll(
         transport,
         records(zoneId),
         filterQuery(filter),
         perPage,
         options.tolerateMoves ?? false,
+        options.select ?? ((record) => record as T),
       ),
 
     async listPage(zoneId, filter) {
@@ -212,8 +221,9 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
     async batch(zoneId, ops, onProgress) {
       const results: BatchResult[] = [];
       let done = 0;
+      const chunks = chunkBatch(ops, options.batchSize);
       // Sequential: chunk n+1 may patch what chunk n created, and a failure stops the rest.
-      for (const chunk of chunkBatch(ops, options.batchSize)) {
+      for (const chunk of chunks) {
         const answer = await transport.send({
           method: "POST",
           path: `${records(zoneId)}/batch`,
@@ -233,6 +243,9 @@ export function createCloudflareClient(options: ClientOptions): CloudflareClient
         results.push(answer.result);
         done += countOperations(chunk);
         onProgress?.(done, answer.result);
+        // A batch of several requests is a large one: each answer's garbage (young) goes before
+        // the next request.
+        if (chunks.length > 1) collectGarbage(false);
       }
       return mergeBatchResults(results);
     },
@@ -267,14 +280,16 @@ function filterQuery(filter: ListFilter): Record<string, string> {
  * short is an error, never a partial answer: cleanup reading half a zone would take live
  * addresses for ones without heartbeat.
  */
-async function listAll(
+async function listAll<T>(
   transport: Transport,
   path: string,
   filter: Record<string, string>,
   perPage: number,
   tolerate: boolean,
-): Promise<RecordList> {
-  const byId = new Map<string, CloudflareRecord>();
+  select: (record: CloudflareRecord) => T | undefined,
+): Promise<RecordList<T>> {
+  // Every id listed, with what `select` kept of it (null: dropped, but seen and counted).
+  const byId = new Map<string, T | null>();
   const request = `GET ${path}`;
   const inconsistent = (problem: string) =>
     new CloudflareResponseError(`inconsistent paging: ${problem}`, 200, request);
@@ -308,14 +323,18 @@ async function listAll(
       throw inconsistent(`page ${page} only repeats earlier records`);
     }
     if (repeated > 0) changed(`${repeated} record(s) of earlier pages again on page ${page}`);
-    for (const found of result) byId.set(found.id, found);
+    for (const found of result) byId.set(found.id, select(found) ?? null);
+    // A listing of several pages is a large one: its pages' garbage goes before the next.
+    if ((totalPages ?? 1) > 1) collectGarbage();
     // Without result_info an empty page is the only end marker; Cloudflare always sends it.
     if (result.length === 0 || (totalPages !== undefined && page >= totalPages)) {
       if (total !== undefined && byId.size !== total) {
         changed(`${byId.size} records read of ${total} counted`);
       }
+      const kept: T[] = [];
+      for (const record of byId.values()) if (record !== null) kept.push(record);
       return {
-        records: [...byId.values()],
+        records: kept,
         serverDate: dated ? serverDate : undefined,
         pages: page,
         ...(moved === undefined ? {} : { moved }),

@@ -98,8 +98,9 @@ export function createCloudflareProvider(options: CloudflareProviderOptions): Pr
       const applied: Applied = { written: [], deleted: [] };
       for (const [zone, inZone] of byZone) {
         const done = await applier.apply(zone, inZone, onApplied);
-        applied.written.push(...done.written);
-        applied.deleted.push(...done.deleted);
+        // concat, not push(...): a cleanup's deletions can outnumber a call's arguments.
+        applied.written = applied.written.concat(done.written);
+        applied.deleted = applied.deleted.concat(done.deleted);
       }
       return applied;
     },

@@ -161,18 +161,22 @@ export function createTransport(options: TransportOptions): Transport {
   // by re-reading and re-planning; giving up instead would fail the pass on every network blip.
   async function exchange(method: string, path: string, url: string, body: Body) {
     const started = performance.now();
+    // Whether an attempt before the last may have been applied: it got no answer or a 5xx.
+    let unanswered = false;
     for (let attempts = 1; ; attempts++) {
       const outcome = await observed(method, path, url, body);
       const wait = retryWait(outcome, attempts);
       const tooLate =
         wait !== undefined && performance.now() - started + wait > options.maxElapsedMs;
-      if (wait === undefined || tooLate) return { outcome, attempts };
+      if (wait === undefined || tooLate) return { outcome, attempts, unanswered };
+      unanswered ||=
+        outcome.kind === "no-answer" || (outcome.kind === "answer" && outcome.status >= 500);
       log.warn(
         `cloudflare ${method} ${path}: ${describeOutcome(outcome)}; retrying in ${wait} ms ` +
           `(attempt ${attempts + 1} of ${options.retries + 1})`,
       );
       await (options.lifecycle ? options.lifecycle.sleep(wait) : Bun.sleep(wait));
-      if (options.lifecycle?.stopping()) return { outcome, attempts };
+      if (options.lifecycle?.stopping()) return { outcome, attempts, unanswered };
     }
   }
 
@@ -180,7 +184,12 @@ export function createTransport(options: TransportOptions): Transport {
     const label = `${spec.method} ${spec.path}`;
     const query = spec.query ? new URLSearchParams(spec.query).toString() : "";
     const url = query ? `${spec.path}?${query}` : spec.path;
-    const { outcome, attempts } = await exchange(spec.method, spec.path, url, spec.body);
+    const { outcome, attempts, unanswered } = await exchange(
+      spec.method,
+      spec.path,
+      url,
+      spec.body,
+    );
     const after = attempts > 1 ? ` after ${attempts} attempts` : "";
     if (outcome.kind === "no-answer") {
       throw new CloudflareNetworkError(`no answer${after}: ${outcome.reason}`, label);
@@ -191,7 +200,9 @@ export function createTransport(options: TransportOptions): Transport {
     }
     const envelope = readEnvelope(outcome, label, after);
     if (!envelope.success || outcome.status >= 400) {
-      throw apiError(outcome.status, envelope.errors, label);
+      const error = apiError(outcome.status, envelope.errors, label);
+      error.afterUnanswered = unanswered;
+      throw error;
     }
     const parsed = v.safeParse(spec.result, envelope.result);
     if (!parsed.success) {

@@ -6,21 +6,26 @@ import { isPublic } from "../../detect/cidr.ts";
 import type { AddressStyle, DnsRecord, RecordData } from "../../dns/record.ts";
 import type { CloudflareRecord, RecordInput } from "./api-types.ts";
 
+/** `extra` of every record Cloudflare says is (not) proxied: shared, as a zone has 100,000. */
+const PROXIED = Object.freeze({ proxied: true });
+const NOT_PROXIED = Object.freeze({ proxied: false });
+
 /** A record as Cloudflare listed it, in DNS terms; an unreadable timestamp is left out. */
 export function fromCloudflare(record: CloudflareRecord): DnsRecord {
   const createdAt = unixSeconds(record.created_on);
   const modifiedAt = unixSeconds(record.modified_on);
-  return {
+  const converted: DnsRecord = {
     ref: record.id,
     name: record.name,
     type: record.type,
     content: record.content,
     ttl: record.ttl,
-    ...(typeof record.comment === "string" ? { comment: record.comment } : {}),
-    ...(record.proxied === undefined ? {} : { extra: { proxied: record.proxied } }),
-    ...(createdAt === undefined ? {} : { createdAt }),
-    ...(modifiedAt === undefined ? {} : { modifiedAt }),
   };
+  if (typeof record.comment === "string") converted.comment = record.comment;
+  if (record.proxied !== undefined) converted.extra = record.proxied ? PROXIED : NOT_PROXIED;
+  if (createdAt !== undefined) converted.createdAt = createdAt;
+  if (modifiedAt !== undefined) converted.modifiedAt = modifiedAt;
+  return converted;
 }
 
 /** The body Cloudflare wants for a record; `extra.proxied` becomes `proxied`, nothing else does. */
