@@ -622,7 +622,6 @@ export function managedDomains(config: Config): string[] {
   return Object.values(config.domains).filter((d): d is string => Boolean(d));
 }
 
-/** For commands that must write: the token, or a ConfigError saying how to give one. */
 /**
  * The variables the configured provider still needs before it can be asked anything, in
  * table order: CF_API_TOKEN for Cloudflare; RFC2136_SERVER, RFC2136_ZONE, RFC2136_TSIG_KEY and
@@ -660,6 +659,10 @@ export function requireCredentials(config: Config): void {
   );
 }
 
+/**
+ * For commands that must write to Cloudflare: the token, or a ConfigError (exit 2) saying how
+ * to give one.
+ */
 export function requireToken(config: Config): string {
   if (config.token) return config.token;
   throw new ConfigError([
