@@ -9,11 +9,12 @@ import { loadConfig } from "../src/config/load.ts";
 import type { Detection } from "../src/detect/source-types.ts";
 import type { DnsRecord, RecordData } from "../src/dns/record.ts";
 import { createOwnWrites } from "../src/engine/own-writes.ts";
-import { VERIFY_EVERY } from "../src/engine/record-cache.ts";
+import { FULL_READ_EVERY, VERIFY_EVERY } from "../src/engine/record-cache.ts";
 import { createUpdater } from "../src/engine/updater.ts";
 import { DynipError } from "../src/errors.ts";
 import { configureLogger } from "../src/observe/log.ts";
 import type { Change } from "../src/plan/changes.ts";
+import { cloudflareStyle } from "../src/providers/cloudflare/records.ts";
 import { createDryRun } from "../src/providers/dry-run.ts";
 import { createMemoryProvider, type MemoryOptions } from "../src/providers/memory.ts";
 import type { Provider } from "../src/providers/provider.ts";
@@ -177,6 +178,116 @@ describe("the record cache", () => {
     expect(
       result.changes.map((c) => `${c.record.type}${c.kind === "replace" && c.verify ? "?" : ""}`),
     ).toEqual(["TXT", "A?"]);
+  });
+
+  test.each([false, true])(
+    "a shared address deleted by hand is restored within 12 passes though the sharer the cache names its writer is dead (verification free: %p)",
+    async (free) => {
+      const { clock, memory, updater } = setup({ freeVerification: free });
+      // A sharer with a lower id, dead for two hours: by the cache, it keeps the record.
+      const dead = memory.put(heartbeatOf("10.0.0.1", "web-00", T0 - 7200));
+      memory.put({ name: D, type: "A", content: "10.0.0.1", ttl: 300 });
+      await updater.pass();
+      clock.now += 60;
+      await updater.pass(); // cached from here on
+      memory.remove(dead.ref); // cleanup takes the dead sharer's heartbeat
+      memory.remove((memory.records().find((r) => r.type === "A") as DnsRecord).ref);
+      for (let pass = 1; pass <= VERIFY_EVERY; pass++) {
+        clock.now += 60;
+        await updater.pass();
+      }
+      expect(addressesIn(memory.records())).toEqual(["10.0.0.1"]);
+    },
+  );
+
+  describe("a sharer whose cache is out of date and a host that became the writer since", () => {
+    const E = "ext.example.com";
+    const PUBLIC = "5.6.7.8";
+    /** An updater of `id` on EXTERNAL_DOMAIN over `zone` with Cloudflare's address style. */
+    function sharer(id: string, zone: Provider, settings: { ttl: number; proxied: boolean }) {
+      const own = loadConfig({
+        env: { EXTERNAL_DOMAIN: E, INSTANCE_ID: id, CF_API_TOKEN: "unused-in-memory" },
+      });
+      const provider: Provider = { ...zone, style: cloudflareStyle(settings) };
+      return createUpdater({
+        config: own,
+        provider,
+        detect: async () => ({
+          internal: { ok: true, source: "none", addresses: [] },
+          ipv4: { ok: true, source: "static", addresses: [PUBLIC] },
+          ipv6: { ok: true, source: "none", addresses: [] },
+        }),
+        now: () => clock.now,
+      });
+    }
+    const clock = { now: T0 };
+    const address = (memory: ReturnType<typeof createMemoryProvider>) =>
+      memory.records().find((r) => r.type === "A") as DnsRecord;
+
+    /** web-02 alone and cached; then web-01 (the lower id, so the writer) joins and sets its style. */
+    async function joined(writer: { ttl: number; proxied: boolean }) {
+      clock.now = T0;
+      const memory = createMemoryProvider({ clock: () => clock.now });
+      const late = sharer("web-02", memory, { ttl: 300, proxied: false });
+      const first = sharer("web-01", memory, writer);
+      await late.pass();
+      clock.now += 60;
+      await late.pass(); // web-02 plans from its cache from here on
+      await first.pass(); // web-01 joins, and as the writer brings the record to its style
+      return { memory, late, first };
+    }
+
+    test("the writer's verification finds proxied turned off by hand and puts it back in the same pass", async () => {
+      clock.now = T0;
+      const memory = createMemoryProvider({ clock: () => clock.now });
+      const alone = sharer("web-01", memory, { ttl: 300, proxied: true });
+      await alone.pass();
+      clock.now += 60;
+      await alone.pass(); // cached from here on
+      memory.put({ ...address(memory), extra: { proxied: false } }); // by hand, same record
+      const seen: boolean[] = [];
+      for (let pass = 1; pass <= VERIFY_EVERY; pass++) {
+        clock.now += 60;
+        await alone.pass();
+        seen.push(address(memory).extra?.proxied === true);
+      }
+      // Unnoticed until the verifying pass (the 12th since the read of the second pass above),
+      // which reads afresh and restores it in that same pass; then it stays.
+      const back = seen.indexOf(true);
+      expect(back).toBe(VERIFY_EVERY - 2);
+      expect(seen).toEqual(seen.map((_, i) => i >= back));
+      expect(memory.requests.reads).toBe(4); // two at the start, the verifying pass, the pass after its change
+    });
+
+    test("its verification never sets back the proxied setting the writer chose", async () => {
+      const { memory, late, first } = await joined({ ttl: 300, proxied: true });
+      expect(address(memory).extra?.proxied).toBe(true);
+      const reads = memory.requests.reads;
+      for (let pass = 1; pass <= 2 * VERIFY_EVERY; pass++) {
+        clock.now += 60;
+        await late.pass();
+        expect(address(memory).extra?.proxied).toBe(true);
+        await first.pass();
+      }
+      // web-02's first verification saw settings it did not expect and read afresh: it has
+      // learnt that web-01 keeps the record, and leaves it alone since.
+      expect(memory.requests.reads).toBeGreaterThan(reads);
+    });
+  });
+
+  test("every FULL_READ_EVERY passes it reads afresh: what only a read shows is never older", async () => {
+    const { clock, memory, updater } = setup();
+    await updater.pass();
+    clock.now += 60;
+    await updater.pass(); // read again after the change; from here on, cached
+    const reads = memory.requests.reads;
+    for (let pass = 1; pass <= 2 * FULL_READ_EVERY; pass++) {
+      clock.now += 60;
+      await updater.pass();
+    }
+    expect(memory.requests.reads).toBe(reads + 2);
+    // Between the reads, one request a pass.
+    expect(memory.requests.applies).toBe(2 + 2 * FULL_READ_EVERY);
   });
 
   test("a plan that changes records reads afresh before writing", async () => {

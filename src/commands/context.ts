@@ -143,6 +143,7 @@ export async function runUntilStopped(options: LongLived): Promise<void> {
       if (exitCodeOf(error) === 2) {
         await health?.stop();
         await reporting.notifier.close(reporting.closeMs);
+        ending.dispose();
         throw error;
       }
       log.error(options.failed(error as Error));

@@ -11,19 +11,28 @@ export type RecordsByDomain = Map<string, DnsRecord[]>;
 export const VERIFY_EVERY = 12;
 
 /**
+ * A long-lived updater reads every domain afresh at least every this many passes (12 hours at
+ * 5-minute passes), so that what only a read shows (a host that joined an address and now keeps
+ * its settings, another host with this INSTANCE_ID, settings drift) is never out of date for
+ * longer. Four domains cost 4 / 144 ≈ 0.03 requests a pass on average.
+ */
+export const FULL_READ_EVERY = 144;
+
+/**
  * The updater's memory of the records between passes. A pass whose plan is only upkeep
  * (heartbeat refreshes, verifications) plans from it and sends one request; a plan that changes
  * anything reads afresh first. After a change, or a failed write (see `clear`), the next pass
  * reads again: a host that raced this one may have changed what the cache believes. Between
- * those, nothing is read: every VERIFY_EVERY-th pass proves the records are still there instead.
+ * those, only every FULL_READ_EVERY-th pass reads; every VERIFY_EVERY-th pass proves the
+ * records are still there instead.
  */
-export function createRecordCache(verifyEvery = VERIFY_EVERY) {
+export function createRecordCache(verifyEvery = VERIFY_EVERY, fullReadEvery = FULL_READ_EVERY) {
   let records: RecordsByDomain | undefined;
   let passes = 0;
   return {
     /** The records to plan from, or undefined when a full read is due. */
     current(): RecordsByDomain | undefined {
-      return records;
+      return passes < fullReadEvery ? records : undefined;
     },
     /** True when the pass about to plan from the cache should verify (the 12th, 24th, …). */
     verifyDue(): boolean {

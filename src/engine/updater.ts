@@ -5,7 +5,7 @@
 import { type Config, managedDomains } from "../config/load.ts";
 import { summarize } from "../detect/detect.ts";
 import type { Detection } from "../detect/source-types.ts";
-import type { DnsRecord } from "../dns/record.ts";
+import type { AddressStyle, DnsRecord } from "../dns/record.ts";
 import { DynipError, RaceError } from "../errors.ts";
 import { log } from "../observe/log.ts";
 import {
@@ -131,10 +131,13 @@ export function createUpdater(deps: UpdaterDeps) {
     return retryRaces(
       async (attempt) => {
         const planned = await makePlan();
+        let moved = false;
         own.sending(planned.changes);
         try {
           const applied = await provider.apply(planned.changes, landed);
-          cache.store(recordsAfter(planned, applied, domains), !planned.changes.every(isUpkeep));
+          moved = settingsMoved(planned, applied, provider.style);
+          const readNext = moved || !planned.changes.every(isUpkeep);
+          cache.store(recordsAfter(planned, applied, domains), readNext);
         } catch (error) {
           cache.clear();
           // A refusal of a resent write may be of its own first copy: that content stays its own.
@@ -144,7 +147,7 @@ export function createUpdater(deps: UpdaterDeps) {
           throw error;
         }
         warn(planned, config);
-        return planned;
+        return moved ? { ...planned, settingsMoved: true } : planned;
       },
       {
         retrying: (error) =>
@@ -161,7 +164,16 @@ export function createUpdater(deps: UpdaterDeps) {
     async pass(): Promise<PassResult> {
       const detection = await detectAndSay(deps);
       const desired = desiredFrom(detection, config);
-      const { changes, conflicts } = await write(() => planPass(desired));
+      const first = await write(() => planPass(desired));
+      let { changes, conflicts } = first;
+      if (first.settingsMoved) {
+        // A verification found the settings of a record this host keeps changed: by hand, or
+        // by a sharer that became the writer since the cache was read. A fresh read decides.
+        log.info("a verified record's settings changed since the last read; re-reading");
+        const again = await write(() => readAndPlan(desired, false));
+        changes = [...changes, ...again.changes];
+        conflicts = again.conflicts;
+      }
       const refreshed = changes.filter(isRefresh).length;
       const changed = changes.filter((c) => !isUpkeep(c)).length;
       if (!deps.preview) {
@@ -197,6 +209,8 @@ interface Planned {
   changes: Change[];
   /** Hosts sharing this INSTANCE_ID: their records are kept, and the pass warns. */
   conflicts: Conflict[];
+  /** Set on a plan once written: a writer's verification found settings changed (settingsMoved). */
+  settingsMoved?: boolean;
   /** Shared address records whose settings differ from this host's: left, and warned about. */
   drifts: Drift[];
   /** The records the plan rests on. */
@@ -317,6 +331,25 @@ async function confirmWithdrawals(
  * The records after a plan landed whole: what it deleted or replaced is gone, what the
  * provider wrote is there (a replaced record may come back under a new ref). Pure.
  */
+/** A verification by the writer of the record (Change `writer`). */
+function isVerifiedByWriter(change: Change): boolean {
+  return change.kind === "replace" && change.verify === true && change.writer === true;
+}
+
+/**
+ * True when the provider's answer to a writer's verification shows the record with settings
+ * other than this host's style (Provider.style; Cloudflare's `proxied`, which a verification
+ * does not send): something changed them since the cache was read.
+ */
+function settingsMoved(planned: Planned, applied: Applied, style: AddressStyle): boolean {
+  const written = new Map(applied.written.map((r) => [r.ref, r]));
+  return planned.changes.some((change) => {
+    if (!isVerifiedByWriter(change) || change.kind !== "replace") return false;
+    const after = written.get(change.before.ref);
+    return after !== undefined && style.difference(after, change.record.content) !== undefined;
+  });
+}
+
 function recordsAfter(planned: Planned, applied: Applied, domains: string[]): RecordsByDomain {
   const gone = new Set([
     ...applied.deleted,

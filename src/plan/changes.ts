@@ -17,10 +17,21 @@ export type Change =
   | { kind: "create"; record: RecordData; reason: string }
   /**
    * `before` as read, turned into `record` (same name and type; content, TTL, settings may
-   * differ). With `verify`, `record` is what `before` already is: the write only proves the
-   * record still exists (a provider answers a race when it does not) and restores a hand edit.
+   * differ). With `verify`, `record` is `before`'s name, type, content and TTL alone, with no
+   * back-end settings (Cloudflare's `proxied` is left as it is): the write only proves the
+   * record still exists (a provider answers a race when it does not) and puts back a
+   * hand-edited content or TTL. `writer`: this host keeps the record's settings (judged on
+   * the records it planned from), so settings found changed in the answer are worth a fresh
+   * read (see the updater).
    */
-  | { kind: "replace"; before: DnsRecord; record: RecordData; reason: string; verify?: true }
+  | {
+      kind: "replace";
+      before: DnsRecord;
+      record: RecordData;
+      reason: string;
+      verify?: true;
+      writer?: true;
+    }
   /** `record` as read; with `onlyIf`, only while those RRsets are as the decision saw them. */
   | { kind: "delete"; record: DnsRecord; reason: string; onlyIf?: Prerequisite[] };
 

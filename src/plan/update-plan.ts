@@ -24,10 +24,12 @@ export interface UpdatePlanInput {
    */
   foreign?: ReadonlySet<string>;
   /**
-   * Re-assert the address records this instance keeps (it is their writer, see writerAt) with
-   * a `verify` replacement each: a long-lived updater planning from its cache learns this way,
-   * in the same request as its refreshes, that a record was deleted (the provider answers a
-   * race) or edited by hand (the write restores it), without reading the zone.
+   * Re-assert the record of every address this instance publishes with a `verify` replacement
+   * (name, type, content and TTL as read; no back-end settings): a long-lived updater planning
+   * from its cache learns this way, in the same request as its refreshes, that a record was
+   * deleted (the provider answers a race) or edited by hand (content and TTL are put back),
+   * without reading the zone. Every sharer of an address verifies it, not only its writer: the
+   * writer the cache names may be dead, or another host may have become the writer since.
    */
   verify?: boolean;
 }
@@ -206,28 +208,46 @@ function publish(ip: string, domain: string, zone: DomainRecords, input: Setting
   }
   // One writer per address brings the record to its settings: where hosts with different
   // settings share an address, each rewriting it would rewrite it back and forth.
-  if (writerAt(ip, zone, input.instanceId) !== input.instanceId) return ops;
+  const writer = writerAt(ip, zone, input.instanceId) === input.instanceId;
   for (const before of existing) {
-    const change = style.difference(before, ip);
-    if (!change && input.verify) {
+    const change = writer ? style.difference(before, ip) : undefined;
+    if (change) {
       const record: RecordData = {
         name: before.name,
         type: recordTypeOf(ip),
         content: ip,
         ...style.settings(ip),
       };
-      ops.push({ kind: "replace", before, record, reason: `confirm ${ip} is there`, verify: true });
+      ops.push({ kind: "replace", before, record, reason: `${ip} settings: ${change}` });
+    } else if (input.verify) {
+      ops.push(verification(ip, before, writer));
     }
-    if (!change) continue;
-    const record: RecordData = {
-      name: before.name,
-      type: recordTypeOf(ip),
-      content: ip,
-      ...style.settings(ip),
-    };
-    ops.push({ kind: "replace", before, record, reason: `${ip} settings: ${change}` });
   }
   return ops;
+}
+
+/**
+ * A `verify` replacement of an address record: its name, content and TTL as read, and no
+ * back-end settings, so that a sharer whose cache is out of date cannot set back what the
+ * address's writer has set since (Cloudflare's PATCH keeps the fields it is not sent; its schema
+ * requires `ttl`, so the TTL is the one read).
+ */
+function verification(ip: string, before: DnsRecord, writer: boolean): Change {
+  const record: RecordData = {
+    name: before.name,
+    type: recordTypeOf(ip),
+    content: ip,
+    ttl: before.ttl,
+  };
+  const reason = `confirm ${ip} is there`;
+  return {
+    kind: "replace",
+    before,
+    record,
+    reason,
+    verify: true,
+    ...(writer ? { writer: true } : {}),
+  };
 }
 
 function styleOf(input: Settings): AddressStyle {
