@@ -327,10 +327,6 @@ async function confirmWithdrawals(
   return records;
 }
 
-/**
- * The records after a plan landed whole: what it deleted or replaced is gone, what the
- * provider wrote is there (a replaced record may come back under a new ref). Pure.
- */
 /** A verification by the writer of the record (Change `writer`). */
 function isVerifiedByWriter(change: Change): boolean {
   return change.kind === "replace" && change.verify === true && change.writer === true;
@@ -350,6 +346,10 @@ function settingsMoved(planned: Planned, applied: Applied, style: AddressStyle):
   });
 }
 
+/**
+ * The records after a plan landed whole: what it deleted or replaced is gone, what the
+ * provider wrote is there (a replaced record may come back under a new ref). Pure.
+ */
 function recordsAfter(planned: Planned, applied: Applied, domains: string[]): RecordsByDomain {
   const gone = new Set([
     ...applied.deleted,
