@@ -62,6 +62,19 @@ async function remove(records: CloudflareRecord[]): Promise<void> {
 }
 
 const page = (r: RecordedRequest) => r.query.get("page");
+
+/** Before every request for page 2 another host registers: the count grows by one each time. */
+function growBeforeEverySecondPage(): void {
+  let n = 0;
+  fake.inject({
+    times: Infinity,
+    when: (r) => {
+      if (page(r) === "2") fake.seed({ name: D, type: "A", content: `10.9.9.${++n}` });
+      return false;
+    },
+    fault: { kind: "delay", ms: 0 },
+  });
+}
 const gets = () => fake.requests.filter((r) => r.method === "GET");
 
 describe("readDomain", () => {
@@ -83,16 +96,7 @@ describe("readDomain", () => {
 
   test("gives up after three reads that each saw the zone move; one page is atomic", async () => {
     seedHosts(15);
-    let n = 0;
-    // Before every second page another host registers: the count grows by one each time.
-    fake.inject({
-      times: Infinity,
-      when: (r) => {
-        if (page(r) === "2") fake.seed({ name: D, type: "A", content: `10.9.9.${++n}` });
-        return false;
-      },
-      fault: { kind: "delay", ms: 0 },
-    });
+    growBeforeEverySecondPage();
     const error = await readDomain(clientOf(10), fake.zone.id, D).catch((e: Error) => e);
     expect(error).toBeInstanceOf(DynipError);
     expect(String(error)).toContain("kept changing while being read page by page (3 reads)");
@@ -103,15 +107,7 @@ describe("readDomain", () => {
 
   test("tolerating moves, the third read is used as it came, and not called atomic", async () => {
     seedHosts(15);
-    let n = 0;
-    fake.inject({
-      times: Infinity,
-      when: (r) => {
-        if (page(r) === "2") fake.seed({ name: D, type: "A", content: `10.9.9.${++n}` });
-        return false;
-      },
-      fault: { kind: "delay", ms: 0 },
-    });
+    growBeforeEverySecondPage();
     const read = await readDomain(clientOf(10), fake.zone.id, D, { tolerateMoves: true });
     expect(read.atomic).toBe(false);
     expect(read.records.length).toBeGreaterThanOrEqual(30);

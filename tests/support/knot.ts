@@ -6,12 +6,11 @@
  * dies first kills it too.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import type { TsigKey } from "../../src/dns/tsig-key.ts";
+import { digAt, findTool, freePort, spawnDaemon, toolPath } from "./dns-daemon.ts";
 
 export interface KnotOptions {
   /** The acl's `action` list for the run's key; default both, `transfer` and `update`. */
@@ -55,12 +54,6 @@ export interface KnotServer {
   stop(): Promise<void>;
 }
 
-function findTool(tool: string): string | undefined {
-  return (
-    Bun.which(tool) ?? Bun.which(tool, { PATH: "/usr/local/sbin:/usr/sbin:/sbin" }) ?? undefined
-  );
-}
-
 /** Why Knot cannot run here, or undefined when it can (`knot` and `bind9-dnsutils` packages). */
 export function knotUnavailable(): string | undefined {
   if (process.platform !== "linux") return "the Knot tests run on Linux only";
@@ -69,24 +62,6 @@ export function knotUnavailable(): string | undefined {
     ? `${missing.join(" and ")} not installed (Debian: apt-get install knot bind9-dnsutils)`
     : undefined;
 }
-
-async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once("error", () => resolve(false));
-      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error("no free port for knotd on 127.0.0.1");
-}
-
-const running = new Set<Subprocess>();
-process.on("exit", () => {
-  for (const proc of running) proc.kill("SIGKILL");
-});
 
 /** Starts knotd and resolves once the zone answers its SOA over TCP; throws within 20 s. */
 export async function startKnot(
@@ -142,52 +117,22 @@ export async function startKnot(
       "",
     ].join("\n"),
   );
-  const proc = Bun.spawn([findTool("knotd") as string, "-c", join(dir, "knot.conf")], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  running.add(proc);
-  let output = "";
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stderr) output = (output + decoder.decode(chunk)).slice(-65536);
-  })();
-  let exited = false;
-  void proc.exited.then(() => {
-    exited = true;
-    running.delete(proc);
-  });
-  const stop = async () => {
-    if (!exited) {
-      proc.kill("SIGTERM");
-      await Promise.race([proc.exited, Bun.sleep(5_000)]);
-      if (!exited) proc.kill("SIGKILL");
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const dig = async (args: string[]) => {
-    const child = Bun.spawn(
-      [findTool("dig") as string, "-p", String(port), "@127.0.0.1", "+time=2", "+tries=1", ...args],
-      { stdout: "pipe", stderr: "pipe", timeout: 15_000 },
-    );
-    const [text, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
-    if (code !== 0) throw new Error(`dig ${args.join(" ")} exited ${code}: ${text}`);
-    return text;
-  };
+  // Knot logs to stderr (its log section); 64 KiB of it is plenty for a failure message.
+  const daemon = spawnDaemon([toolPath("knotd"), "-c", join(dir, "knot.conf")], dir, 65536);
+  const dig = digAt(port);
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (exited) {
-      await stop();
-      throw new Error(`knotd did not start:\n${output}`);
+    if (daemon.exited()) {
+      await daemon.stop();
+      throw new Error(`knotd did not start:\n${daemon.output()}`);
     }
     const soa = await dig(["+short", "+tcp", "+norecurse", zone, "SOA"]).catch(() => "");
     if (soa.trim() !== "") break;
     if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`knotd did not answer on 127.0.0.1:${port} within 20 s:\n${output}`);
+      await daemon.stop();
+      throw new Error(`knotd did not answer on 127.0.0.1:${port} within 20 s:\n${daemon.output()}`);
     }
     await Bun.sleep(50);
   }
-  return { host: "127.0.0.1", port, zone, key, dig, log: () => output, stop };
+  return { host: "127.0.0.1", port, zone, key, dig, log: daemon.output, stop: daemon.stop };
 }

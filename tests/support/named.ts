@@ -8,13 +8,11 @@
  * As root (CI), named drops to the `bind` user Debian's package creates (`-u bind`), so the
  * directory is handed to that user: named must read the config and write the zones' journals.
  */
-import { createSocket } from "node:dgram";
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import type { TsigAlgorithm, TsigKey } from "../../src/dns/tsig-key.ts";
+import { digAt, findTool, freePort, runTool, spawnDaemon, toolPath } from "./dns-daemon.ts";
 
 export interface ZoneSpec {
   /** The zone's apex, such as `example.test`. */
@@ -100,75 +98,12 @@ export function bindClientsUnavailable(): string | undefined {
   return undefined;
 }
 
-/** `named` and `tsig-keygen` live in /usr/sbin, which a non-root PATH may lack. */
-function findTool(tool: string): string | undefined {
-  return (
-    Bun.which(tool) ?? Bun.which(tool, { PATH: "/usr/local/sbin:/usr/sbin:/sbin" }) ?? undefined
-  );
-}
-
-function toolPath(tool: (typeof TOOLS)[number]): string {
-  const path = findTool(tool);
-  if (!path) throw new Error(`\`${tool}\` is not installed`);
-  return path;
-}
-
-/** Runs a tool to its end; throws with its output when it fails or takes over `timeoutMs`. */
-async function run(command: string[], stdin?: string, timeoutMs = 15_000): Promise<string> {
-  const proc = Bun.spawn(command, {
-    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: timeoutMs,
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  if (code !== 0) {
-    throw new Error(`${command.join(" ")} exited ${code}:\n${stdout}${stderr}`);
-  }
-  return stdout;
-}
-
 /** A key made by `tsig-keygen`, read from the `secret "…";` line it prints. */
 async function makeKey(name: string, algorithm: TsigAlgorithm): Promise<TsigKey> {
-  const text = await run([toolPath("tsig-keygen"), "-a", algorithm, name]);
+  const text = await runTool([toolPath("tsig-keygen"), "-a", algorithm, name]);
   const secret = /secret "([^"]+)"/.exec(text)?.[1];
   if (!secret) throw new Error(`tsig-keygen printed no secret:\n${text}`);
   return { name, algorithm, secret };
-}
-
-/**
- * A port free for both TCP and UDP on 127.0.0.1, below Linux's ephemeral range (32768+), so
- * an outgoing connection of some other test cannot take it between here and named's bind.
- */
-async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if ((await tcpFree(port)) && (await udpFree(port))) return port;
-  }
-  throw new Error("no free port for named on 127.0.0.1");
-}
-
-function tcpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket("udp4");
-    socket.once("error", () => {
-      socket.close();
-      resolve(false);
-    });
-    socket.bind(port, "127.0.0.1", () => socket.close(() => resolve(true)));
-  });
 }
 
 function zoneFile(spec: ZoneSpec): string {
@@ -229,10 +164,6 @@ function namedConf(dir: string, port: number, zones: ZoneSpec[], keys: TsigKey[]
 }
 
 /** Running processes, killed if the test process exits without calling stop(). */
-const running = new Set<Subprocess>();
-process.on("exit", () => {
-  for (const proc of running) proc.kill("SIGKILL");
-});
 
 /**
  * Starts named and resolves once it answers an SOA query for every zone over TCP and UDP.
@@ -302,38 +233,8 @@ async function launch({ dir, port, zones, key, deniedKey, user }: Launch): Promi
   // -g: foreground, log to stderr; -n 1: one worker thread is plenty and starts faster.
   const command = [toolPath("named"), "-g", "-n", "1", "-c", join(dir, "named.conf")];
   if (user) command.push("-u", user);
-  const proc = Bun.spawn(command, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  running.add(proc);
-  let output = "";
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      output = (output + decoder.decode(chunk, { stream: true })).slice(-LOG_LIMIT);
-    }
-  };
-  void collect(proc.stdout);
-  void collect(proc.stderr);
-  let exited = false;
-  void proc.exited.then(() => {
-    exited = true;
-    running.delete(proc);
-  });
-
-  const stop = async () => {
-    if (!exited) {
-      proc.kill("SIGTERM");
-      const killed = await Promise.race([proc.exited.then(() => true), Bun.sleep(5_000)]);
-      if (!killed) {
-        proc.kill("SIGKILL");
-        await proc.exited;
-      }
-    }
-    running.delete(proc);
-    rmSync(dir, { recursive: true, force: true });
-  };
-
-  const dig = (args: string[]) =>
-    run([toolPath("dig"), "-p", String(port), "@127.0.0.1", "+time=2", "+tries=1", ...args]);
+  const daemon = spawnDaemon(command, dir, LOG_LIMIT);
+  const dig = digAt(port);
 
   const server: NamedServer = {
     host: "127.0.0.1",
@@ -351,21 +252,22 @@ async function launch({ dir, port, zones, key, deniedKey, user }: Launch): Promi
     },
     async nsupdate(commands) {
       const script = [`server 127.0.0.1 ${port}`, ...commands, "send", ""].join("\n");
-      await run(
+      await runTool(
         [toolPath("nsupdate"), "-v", "-t", "5", "-y", `${key.algorithm}:${key.name}:${key.secret}`],
         script,
       );
     },
-    log: () => output,
-    stop,
+    log: daemon.output,
+    stop: daemon.stop,
   };
   if (deniedKey) server.deniedKey = deniedKey;
 
   // Ready when every zone answers its SOA over TCP and UDP: named logs "running" before that.
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (exited || output.includes("address in use")) {
-      await stop();
+    const output = daemon.output();
+    if (daemon.exited() || output.includes("address in use")) {
+      await daemon.stop();
       const error = output.includes("address in use") ? PortTakenError : Error;
       throw new error(`named did not start:\n${output}`);
     }
@@ -378,8 +280,8 @@ async function launch({ dir, port, zones, key, deniedKey, user }: Launch): Promi
     );
     if (answers.every((text) => text.trim() !== "")) return server;
     if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`named did not answer on 127.0.0.1:${port} within 20 s:\n${output}`);
+      await daemon.stop();
+      throw new Error(`named did not answer on 127.0.0.1:${port} within 20 s:\n${daemon.output()}`);
     }
     await Bun.sleep(50);
   }
