@@ -4,7 +4,7 @@ import pkg from "../package.json" with { type: "json" };
 import { readEnvironmentFile } from "./config/env-file.ts";
 import { DynipError } from "./errors.ts";
 import { configureLogger, type LogFormat, log, redact } from "./observe/log.ts";
-import { isTerminal, outLine } from "./observe/output.ts";
+import { isTerminalSoon, outLine } from "./observe/output.ts";
 
 const subCommands = {
   update: () => import("./commands/update.ts").then((m) => m.default),
@@ -59,7 +59,7 @@ async function usage(name: string | undefined): Promise<string> {
   ].join("\n");
   const all = `${text}${more}`;
   // citty colours unconditionally; pipes and log files get plain text.
-  return isTerminal(1) ? all : Bun.stripANSI(all);
+  return (await isTerminalSoon(1)) ? all : Bun.stripANSI(all);
 }
 
 /**

@@ -61,6 +61,26 @@ describe("help", () => {
     },
   );
 
+  test("help is coloured on a terminal and plain text on a pipe", async () => {
+    // No NO_COLOR, CI or TEST: citty would colour; only the terminal check decides.
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", TERM: "xterm" };
+    const command = [process.execPath, CLI, "update", "--help"];
+    const piped = Bun.spawn(command, { env, stdout: "pipe", stderr: "pipe" });
+    const plain = await new Response(piped.stdout).text();
+    expect(await piped.exited).toBe(0);
+    expect(plain).toContain("INSTANCE_ID");
+    expect(plain).not.toContain("\x1b[");
+    // util-linux `script` runs it on a pseudo-terminal (Debian has it in every install).
+    const tty = Bun.spawn(["script", "-qec", command.join(" "), "/dev/null"], {
+      env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const coloured = await new Response(tty.stdout).text();
+    expect(await tty.exited).toBe(0);
+    expect(coloured).toContain("\x1b[36m--env-file");
+  });
+
   test("a reader that goes away (dynip ... | head -1) ends it quietly, exit 0", async () => {
     const child = Bun.spawn([process.execPath, CLI, "update", "--help"], {
       env: cleanEnv({}),

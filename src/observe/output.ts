@@ -25,11 +25,23 @@ export function err(text: string): void {
 /**
  * Whether `fd` (1 stdout, 2 stderr) is a terminal, as far as colours are concerned: a
  * character device. (/dev/null is one too, where colours harm nobody; `node:tty` and the
- * streams' `isTTY` cost start-up time.)
+ * streams' `isTTY` cost start-up time.) For the logger, which decides per line.
  */
 export function isTerminal(fd: number): boolean {
   try {
     return nodeFs().fstatSync(fd).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `isTerminal`, answered by Bun's own `fstat` (`Bun.file(fd).stat()`) without loading
+ * `node:fs`, about a millisecond of a `--help` (docs/architecture.md, "Start-up").
+ */
+export async function isTerminalSoon(fd: number): Promise<boolean> {
+  try {
+    return (await Bun.file(fd).stat()).isCharacterDevice();
   } catch {
     return false;
   }
