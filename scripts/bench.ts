@@ -120,11 +120,11 @@ const FOUR_DOMAINS = {
 // ---------------------------------------------------------------------------------------------
 // Start-up
 
-/** The bare binary: the runtime and one line of output, built with dynip's flags. */
-async function buildBare(dir: string): Promise<string> {
-  const entry = join(dir, "bare.ts");
-  const out = join(dir, "bare");
-  writeFileSync(entry, 'console.log("0.0.0");\n');
+/** A probe binary from `source`, built with dynip's flags (bytecode, split chunks, minified). */
+async function buildProbe(dir: string, name: string, source: string): Promise<string> {
+  const entry = join(dir, `${name}.ts`);
+  const out = join(dir, name);
+  writeFileSync(entry, source);
   const result = await Bun.build({
     entrypoints: [entry],
     compile: { outfile: out, autoloadDotenv: false, autoloadBunfig: false },
@@ -133,8 +133,32 @@ async function buildBare(dir: string): Promise<string> {
     format: "esm",
     bytecode: true,
   });
-  if (!result.success) throw new Error(`bare build failed: ${result.logs.join("\n")}`);
+  if (!result.success) throw new Error(`${name} build failed: ${result.logs.join("\n")}`);
   return out;
+}
+
+/** The bare binary: the runtime and one line of output. */
+const BARE = 'console.log("0.0.0");\n';
+
+/**
+ * The libraries' floor: dynip's start-path libraries loaded as it loads them and each used
+ * once in the smallest way (a two-flag citty parse, a one-field valibot parse, one ipaddr.js
+ * parse, one public-suffix lookup; consola only loaded), with no dynip code. What
+ * `update --dry-run` cannot go below while it uses them.
+ */
+function librariesFloor(): string {
+  const at = (name: string) => JSON.stringify(Bun.resolveSync(name, ROOT));
+  return `import { parseArgs } from ${at("citty")};
+import { createConsola } from ${at("consola/core")};
+import ipaddr from ${at("ipaddr.js")};
+import { getDomain } from ${at("tldts-experimental")};
+import * as v from ${at("valibot")};
+const flags = parseArgs(["--dry-run"], { "dry-run": { type: "boolean" }, "env-file": { type: "string" } });
+const schema = v.object({ TTL: v.optional(v.pipe(v.string(), v.regex(/^\\d+$/), v.transform(Number)), "120") });
+const parsed = v.safeParse(schema, { TTL: "300" });
+const range = ipaddr.parse("2606:4700:10::10").range();
+console.log(flags["dry-run"], parsed.success, range, getDomain("internal.example.com"), typeof createConsola);
+`;
 }
 
 /** Wall milliseconds of one start, from spawn to exit. */
@@ -153,17 +177,20 @@ function timeOnce(argv: string[], env: Record<string, string>): number {
 async function startup(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "dynip-bench-"));
   try {
-    const bare = await buildBare(dir);
+    const bare = await buildProbe(dir, "bare", BARE);
+    const floor = await buildProbe(dir, "floor", librariesFloor());
     // No token: the dry run is the preview a new user starts with, and sends nothing.
     const env = cleanEnv(FOUR_DOMAINS);
     const commands = {
       bare: [bare],
+      floor: [floor],
       version: [BINARY, "--version"],
       help: [BINARY, "--help"],
       dryRun: [BINARY, "update", "--dry-run"],
     };
     const times: Record<keyof typeof commands, number[]> = {
       bare: [],
+      floor: [],
       version: [],
       help: [],
       dryRun: [],
@@ -188,6 +215,10 @@ async function startup(): Promise<void> {
     ratio("version", 1.1, "`dynip --version` vs a bare Bun binary, same flags");
     ratio("dryRun", 1.5, "`dynip update --dry-run` (static sources) vs the same bare binary");
     ratio("help", 1.5, "`dynip --help` vs the same bare binary");
+    row(
+      "its libraries alone (citty, valibot, ipaddr.js, tldts loaded and used once; consola loaded) vs the same bare binary",
+      `${(median(times.floor) / base).toFixed(2)}× (${ms(median(times.floor))} vs ${ms(base)})`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
