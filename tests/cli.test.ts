@@ -71,7 +71,8 @@ describe("help", () => {
     expect(plain).toContain("INSTANCE_ID");
     expect(plain).not.toContain("\x1b[");
     // util-linux `script` runs it on a pseudo-terminal (Debian has it in every install).
-    const tty = Bun.spawn(["script", "-qec", command.join(" "), "/dev/null"], {
+    const line = command.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+    const tty = Bun.spawn(["script", "-qec", line, "/dev/null"], {
       env,
       stdout: "pipe",
       stderr: "pipe",
