@@ -29,8 +29,9 @@ interface Reply {
 let fake: FakeCloudflare;
 const started: FakeCloudflare[] = [];
 
+/** The fake's own tests send broken requests on purpose and read its violations themselves. */
 async function start(options?: FakeOptions): Promise<FakeCloudflare> {
-  const instance = await startFakeCloudflare(options);
+  const instance = await startFakeCloudflare({ ...options, checkViolations: false });
   started.push(instance);
   return instance;
 }

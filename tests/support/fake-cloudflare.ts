@@ -7,6 +7,7 @@ import { compareRecords } from "./fake-list.ts";
 import { completeRecord, type FakeRecord, randomHex, ZoneStore } from "./fake-records.ts";
 import { envelope, type RouteContext, route } from "./fake-routes.ts";
 import { loadSchemaValidator } from "./fake-schema.ts";
+import { watchViolations } from "./fake-violations.ts";
 
 /**
  * A stateful, strict fake of the Cloudflare API on a random loopback port. It keeps records
@@ -32,6 +33,12 @@ export interface FakeOptions {
   maxRecords?: number;
   /** Enforced on the fake clock; see `setRateLimit`. Default: none. */
   rateLimit?: RateLimit;
+  /**
+   * Default true: after every test, any request that broke the OpenAPI document fails it
+   * (tests/support/fake-violations.ts). False only where a test sends such requests on
+   * purpose and reads `schemaViolations` itself (the fake's own tests).
+   */
+  checkViolations?: boolean;
 }
 
 /**
@@ -126,7 +133,10 @@ export interface FakeCloudflare {
   /** Faults match in order of injection; each hit uses up one of its `times`. */
   inject(fault: Fault): void;
   clearFaults(): void;
-  /** Every request that broke Cloudflare's OpenAPI schema, as `METHOD path: why`. */
+  /**
+   * Every request that broke Cloudflare's OpenAPI schema, as `METHOD path: why`, since the last
+   * test ended (unless `checkViolations` is false: then since the start).
+   */
   schemaViolations: string[];
   /**
    * Enforce `limit` from now on, or no limit with undefined. Requests let through earlier
@@ -176,6 +186,8 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
     zones.map((z) => [z.id, new ZoneStore(z.name.toLowerCase())]),
   );
   const faults: Required<Fault>[] = [];
+  const schemaViolations: string[] = [];
+  const watch = options.checkViolations === false ? undefined : watchViolations(schemaViolations);
   const sockets = new Set<Socket>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
   /** Fake-clock times of the requests let through, oldest first; pruned to the window. */
@@ -199,7 +211,7 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
     now: iso,
     maxBatchOperations: options.maxBatchOperations ?? 200,
     maxRecords: options.maxRecords ?? 1000,
-    violation: (text) => fake.schemaViolations.push(text),
+    violation: (text) => schemaViolations.push(text),
   };
 
   const storeOf = (zoneId = first.id): ZoneStore => {
@@ -472,13 +484,14 @@ export async function startFakeCloudflare(options: FakeOptions = {}): Promise<Fa
     clearFaults: () => {
       faults.length = 0;
     },
-    schemaViolations: [],
+    schemaViolations,
     setRateLimit: (limit) => {
       rateLimit = checkRateLimit(limit);
     },
     streams: { open: 0, bytes: 0 },
     stop: () =>
       new Promise<void>((resolve) => {
+        watch?.retire();
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
         server.close(() => resolve());
